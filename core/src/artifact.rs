@@ -1,0 +1,134 @@
+//! The six kinds of data-contract metadata and their records.
+
+use crate::version::ContractVersion;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What a stored document is. Every kind is keyed by a schema `(name, version)`; the
+/// non-schema kinds are attached to an existing schema version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtifactKind {
+    /// A JSON Schema document.
+    Schema,
+    /// Coercion rules applied before validation.
+    CoercionRules,
+    /// Validation rules beyond the JSON Schema.
+    ValidationRules,
+    /// Free-form metadata.
+    Metadata,
+    /// Owners and stewards.
+    Ownership,
+    /// Governance rules (retention, classification, …).
+    GovernanceRules,
+}
+
+impl ArtifactKind {
+    /// Every kind, schema first.
+    pub const ALL: [ArtifactKind; 6] = [
+        ArtifactKind::Schema,
+        ArtifactKind::CoercionRules,
+        ArtifactKind::ValidationRules,
+        ArtifactKind::Metadata,
+        ArtifactKind::Ownership,
+        ArtifactKind::GovernanceRules,
+    ];
+
+    /// The kinds attached to a schema version (all but [`ArtifactKind::Schema`]).
+    pub const ATTACHED: [ArtifactKind; 5] = [
+        ArtifactKind::CoercionRules,
+        ArtifactKind::ValidationRules,
+        ArtifactKind::Metadata,
+        ArtifactKind::Ownership,
+        ArtifactKind::GovernanceRules,
+    ];
+
+    /// The table that holds this kind (same name on every backend).
+    pub fn table(self) -> &'static str {
+        match self {
+            ArtifactKind::Schema => "schemas",
+            ArtifactKind::CoercionRules => "coercion_rules",
+            ArtifactKind::ValidationRules => "validation_rules",
+            ArtifactKind::Metadata => "metadata",
+            ArtifactKind::Ownership => "ownership",
+            ArtifactKind::GovernanceRules => "governance_rules",
+        }
+    }
+
+    /// Human name used in messages, e.g. `coercion rules`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ArtifactKind::Schema => "schema",
+            ArtifactKind::CoercionRules => "coercion rules",
+            ArtifactKind::ValidationRules => "validation rules",
+            ArtifactKind::Metadata => "metadata",
+            ArtifactKind::Ownership => "ownership",
+            ArtifactKind::GovernanceRules => "governance rules",
+        }
+    }
+}
+
+impl fmt::Display for ArtifactKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Identifier a backend assigned to a stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ArtifactId(pub i64);
+
+impl fmt::Display for ArtifactId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A stored document of any kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactRecord {
+    /// Backend-assigned id.
+    pub id: ArtifactId,
+    /// What the document is.
+    pub kind: ArtifactKind,
+    /// Schema name it belongs to.
+    pub name: String,
+    /// Schema version it belongs to.
+    pub version: ContractVersion,
+    /// The document itself.
+    pub document: serde_json::Value,
+    /// When it was first stored.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A validated document about to be stored (built by [`crate::MetadataStore`]'s typed methods).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewArtifact {
+    /// What the document is.
+    pub kind: ArtifactKind,
+    /// Schema name (validated).
+    pub name: String,
+    /// Schema version (validated).
+    pub version: ContractVersion,
+    /// The document (validated for its kind).
+    pub document: serde_json::Value,
+}
+
+/// What a backend's insert-if-absent found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PutOutcome {
+    /// The key was free; this is the new record.
+    Inserted(ArtifactRecord),
+    /// The key was taken; this is the record already there (core compares documents).
+    Existing(ArtifactRecord),
+}
+
+/// Which version of a schema a lookup wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSelector {
+    /// Exactly this version.
+    Exact(ContractVersion),
+    /// The highest by semver precedence.
+    Latest,
+}

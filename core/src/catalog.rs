@@ -1,0 +1,40 @@
+//! What a backend reports about its database: the raw facts core validates and plans from.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// One row of the version table, as found (the version is a string: the table may have been
+/// edited by hand, and core must be able to say so).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedMigration {
+    /// Version string as stored.
+    pub version: String,
+    /// Description as stored.
+    pub description: String,
+    /// Checksum recorded when it was applied.
+    pub checksum: String,
+    /// When it was applied.
+    pub applied_at: DateTime<Utc>,
+    /// How long applying it took, in milliseconds.
+    pub execution_ms: i64,
+}
+
+/// A backend's report of its catalog, taken in one round trip where the database allows.
+///
+/// ```
+/// use pycharter_core::CatalogSnapshot;
+/// let empty = CatalogSnapshot::default();
+/// assert!(!empty.version_table_exists);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogSnapshot {
+    /// Whether the version table exists.
+    pub version_table_exists: bool,
+    /// Names of the tables that exist (in the backend's namespace).
+    pub tables: BTreeSet<String>,
+    /// Names of the indexes that exist.
+    pub indexes: BTreeSet<String>,
+    /// Rows of the version table.
+    pub applied: Vec<AppliedMigration>,
+}

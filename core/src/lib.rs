@@ -1,0 +1,52 @@
+//! # pycharter-core
+//!
+//! The rules of pycharter-rs, written once: the domain types of data-contract metadata,
+//! the [`MetadataStore`] and [`SchemaManager`] traits every backend implements, the logical
+//! database layout ([`spec`]), the migration [`plan`]ner and the schema [`validate`]or.
+//!
+//! A backend is an executor: it reports what its database holds (a [`CatalogSnapshot`]) and
+//! applies migration steps. Core decides what is valid, what is pending, what drifted, and
+//! which [`Error`] a user sees.
+//!
+//! ```
+//! use pycharter_core::{spec, validate::validate_catalog, CatalogSnapshot, SchemaState};
+//!
+//! let bundled = spec::bundle_logical("memory");
+//! let info = validate_catalog(&CatalogSnapshot::default(), &bundled, "memory://");
+//! assert!(!info.valid);
+//! assert_eq!(info.state, SchemaState::Uninitialized);
+//! assert!(info.message.contains("run: pycharter db init memory://"));
+//! ```
+
+pub mod artifact;
+pub mod catalog;
+pub mod document;
+pub mod error;
+pub mod gate;
+pub mod options;
+pub mod plan;
+pub mod redact;
+pub mod spec;
+pub mod store;
+pub mod validate;
+pub mod version;
+
+pub use artifact::{
+    ArtifactId, ArtifactKind, ArtifactRecord, NewArtifact, PutOutcome, VersionSelector,
+};
+pub use catalog::{AppliedMigration, CatalogSnapshot};
+pub use error::{Error, Result};
+pub use gate::SchemaGate;
+pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
+pub use plan::{
+    Direction, DowngradeTarget, MigrationPlan, MigrationReport, MigrationState, MigrationStatus,
+    PlanStep, StepReport,
+};
+pub use redact::redact_url;
+pub use spec::{BundledMigration, MigrationSpec, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE};
+pub use store::{prepare_schema, MetadataStore, SchemaManager};
+pub use validate::{SchemaInfo, SchemaState};
+pub use version::ContractVersion;
+
+#[cfg(feature = "mock")]
+pub use store::{MockMetadataStore, MockSchemaManager};

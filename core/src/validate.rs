@@ -1,0 +1,369 @@
+//! The schema validator: a [`CatalogSnapshot`] and the bundled migrations in, a
+//! [`SchemaInfo`] out. Pure; every backend's `validate()` is this function over its catalog.
+
+use crate::catalog::CatalogSnapshot;
+use crate::error::Error;
+use crate::plan::History;
+use crate::spec::BundledMigration;
+use serde::{Deserialize, Serialize};
+
+/// The verdict on a database's schema, first failing check wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SchemaState {
+    /// Everything matches this build.
+    Valid,
+    /// No version table, or no migration recorded.
+    Uninitialized,
+    /// The version table records a version this build does not ship and that is not newer.
+    UnknownMigration,
+    /// Migrated by a newer build: readable, but this build refuses writes.
+    Newer,
+    /// Tables the recorded migrations created are gone.
+    MissingTables,
+    /// Older than this build: migrations are pending.
+    Outdated,
+    /// Indexes the recorded migrations created are gone.
+    MissingIndexes,
+    /// A recorded checksum differs from the bundled migration's.
+    ChecksumDrift,
+}
+
+/// What `validate()`, `get_schema_info()` and `pycharter db check --json` return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaInfo {
+    /// True only when the schema matches this build exactly.
+    pub valid: bool,
+    /// The first failing check (or `valid`).
+    pub state: SchemaState,
+    /// Highest version recorded in the database, if any.
+    pub version: Option<String>,
+    /// Version this build expects.
+    pub expected_version: String,
+    /// Tables the recorded migrations created that are missing.
+    pub missing_tables: Vec<String>,
+    /// Indexes the recorded migrations created that are missing.
+    pub missing_indexes: Vec<String>,
+    /// Bundled migrations not yet applied, in order.
+    pub pending: Vec<String>,
+    /// Applied migrations whose checksum differs from the bundled one.
+    pub drifted: Vec<String>,
+    /// The database (URL with its password redacted).
+    pub database: String,
+    /// One sentence: what is wrong and the command that fixes it.
+    pub message: String,
+}
+
+impl SchemaInfo {
+    /// The typed error a store operation reports for this state (`None` when valid).
+    ///
+    /// ```
+    /// use pycharter_core::{spec, validate::validate_catalog, CatalogSnapshot, Error};
+    /// let info = validate_catalog(&CatalogSnapshot::default(), &spec::bundle_logical("m"), "memory://");
+    /// assert!(matches!(info.to_error(), Some(Error::NotInitialized { .. })));
+    /// ```
+    pub fn to_error(&self) -> Option<Error> {
+        let target = self.database.clone();
+        let found = || self.version.clone().unwrap_or_else(|| "none".into());
+        let expected = self.expected_version.clone();
+        Some(match self.state {
+            SchemaState::Valid => return None,
+            SchemaState::Uninitialized => Error::NotInitialized { target },
+            SchemaState::UnknownMigration => Error::UnknownMigration {
+                version: found(),
+                target,
+            },
+            SchemaState::Newer => Error::SchemaNewer {
+                found: found(),
+                expected,
+                target,
+            },
+            SchemaState::MissingTables => Error::MissingTables {
+                tables: self.missing_tables.clone(),
+                target,
+            },
+            SchemaState::Outdated => Error::SchemaOutdated {
+                found: found(),
+                expected,
+                target,
+            },
+            SchemaState::MissingIndexes => Error::MissingIndexes {
+                indexes: self.missing_indexes.clone(),
+                target,
+            },
+            SchemaState::ChecksumDrift => Error::ChecksumDrift {
+                versions: self.drifted.clone(),
+                target,
+            },
+        })
+    }
+
+    /// `Ok(())` when valid, else the typed error of [`SchemaInfo::to_error`].
+    pub fn ensure_valid(&self) -> Result<(), Error> {
+        self.to_error().map_or(Ok(()), Err)
+    }
+}
+
+/// Validates a catalog against the bundled migrations. Checks, in order: version table
+/// exists and records a migration → every recorded version is one this build ships (or a
+/// newer layout, which is reported as such without checking its tables) → the tables the
+/// recorded migrations created exist → the version is the expected one → their indexes
+/// exist → recorded checksums match.
+///
+/// `target` is the redacted URL used in the fix command of the message.
+pub fn validate_catalog(
+    snapshot: &CatalogSnapshot,
+    bundled: &[BundledMigration],
+    target: &str,
+) -> SchemaInfo {
+    let history = History::analyze(bundled, &snapshot.applied);
+    let expected_version = bundled
+        .last()
+        .map(|m| m.version.to_string())
+        .unwrap_or_default();
+
+    let required_tables = history.applied_known.iter().flat_map(|m| m.tables.iter());
+    let missing_tables: Vec<String> = if history.applied_known.is_empty() {
+        // Uninitialized: everything this build would create is missing.
+        bundled
+            .iter()
+            .flat_map(|m| m.tables.iter())
+            .filter(|t| !snapshot.tables.contains(*t))
+            .cloned()
+            .collect()
+    } else {
+        required_tables
+            .filter(|t| !snapshot.tables.contains(*t))
+            .cloned()
+            .collect()
+    };
+    let missing_indexes: Vec<String> = history
+        .applied_known
+        .iter()
+        .flat_map(|m| m.indexes.iter())
+        .filter(|i| !snapshot.indexes.contains(*i))
+        .cloned()
+        .collect();
+
+    let state = if !snapshot.version_table_exists || snapshot.applied.is_empty() {
+        SchemaState::Uninitialized
+    } else if !history.unknown_older.is_empty() {
+        SchemaState::UnknownMigration
+    } else if !history.unknown_newer.is_empty() {
+        SchemaState::Newer
+    } else if !missing_tables.is_empty() {
+        SchemaState::MissingTables
+    } else if !history.pending.is_empty() {
+        SchemaState::Outdated
+    } else if !missing_indexes.is_empty() {
+        SchemaState::MissingIndexes
+    } else if !history.drifted.is_empty() {
+        SchemaState::ChecksumDrift
+    } else {
+        SchemaState::Valid
+    };
+
+    let version = match state {
+        SchemaState::UnknownMigration => history.unknown_older.first().cloned(),
+        _ => history.found.as_ref().map(ToString::to_string),
+    };
+    let mut info = SchemaInfo {
+        valid: state == SchemaState::Valid,
+        state,
+        version,
+        expected_version,
+        missing_tables,
+        missing_indexes,
+        pending: history
+            .pending
+            .iter()
+            .map(|m| m.version.to_string())
+            .collect(),
+        drifted: history.drifted.clone(),
+        database: target.to_string(),
+        message: String::new(),
+    };
+    info.message = match info.to_error() {
+        Some(err) => err.to_string(),
+        None => format!(
+            "Schema is valid: {target} is at {}, as this build expects",
+            info.expected_version
+        ),
+    };
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::AppliedMigration;
+    use crate::spec::{bundle_logical, SCHEMA_VERSION, VERSION_TABLE};
+
+    const TARGET: &str = "sqlite://t.db";
+
+    fn applied(m: &BundledMigration) -> AppliedMigration {
+        AppliedMigration {
+            version: m.version.to_string(),
+            description: m.description.clone(),
+            checksum: m.checksum.clone(),
+            applied_at: chrono::Utc::now(),
+            execution_ms: 1,
+        }
+    }
+
+    /// A catalog in which the first `n` bundled migrations were applied correctly.
+    fn catalog_at(bundled: &[BundledMigration], n: usize) -> CatalogSnapshot {
+        let mut snap = CatalogSnapshot {
+            version_table_exists: true,
+            ..Default::default()
+        };
+        snap.tables.insert(VERSION_TABLE.into());
+        for m in &bundled[..n] {
+            snap.tables.extend(m.tables.iter().cloned());
+            snap.indexes.extend(m.indexes.iter().cloned());
+            snap.applied.push(applied(m));
+        }
+        snap
+    }
+
+    #[test]
+    fn fully_migrated_catalog_is_valid() {
+        let b = bundle_logical("t");
+        let info = validate_catalog(&catalog_at(&b, b.len()), &b, TARGET);
+        assert!(info.valid, "{info:?}");
+        assert_eq!(info.version.as_deref(), Some(SCHEMA_VERSION));
+        assert!(info.pending.is_empty());
+        assert!(info.message.contains("valid"));
+    }
+
+    #[test]
+    fn empty_catalog_is_uninitialized_with_init_command() {
+        let b = bundle_logical("t");
+        let info = validate_catalog(&CatalogSnapshot::default(), &b, TARGET);
+        assert_eq!(info.state, SchemaState::Uninitialized);
+        assert_eq!(info.pending.len(), b.len());
+        assert_eq!(info.missing_tables.len(), 6);
+        assert_eq!(
+            info.message,
+            "Schema not initialized in sqlite://t.db — run: pycharter db init sqlite://t.db"
+        );
+    }
+
+    #[test]
+    fn version_table_without_rows_is_uninitialized() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, 0);
+        snap.version_table_exists = true;
+        assert_eq!(
+            validate_catalog(&snap, &b, TARGET).state,
+            SchemaState::Uninitialized
+        );
+    }
+
+    #[test]
+    fn older_catalog_is_outdated_with_upgrade_command() {
+        let b = bundle_logical("t");
+        let info = validate_catalog(&catalog_at(&b, 1), &b, TARGET);
+        assert_eq!(info.state, SchemaState::Outdated);
+        assert_eq!(info.version.as_deref(), Some("1.0.0"));
+        assert_eq!(info.pending, vec!["1.1.0".to_string()]);
+        assert_eq!(info.message, "Schema version mismatch: database is at 1.0.0, this build expects 1.1.0 — run: pycharter db upgrade sqlite://t.db");
+    }
+
+    #[test]
+    fn newer_catalog_refuses_writes() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, b.len());
+        snap.applied.push(AppliedMigration {
+            version: "9.0.0".into(),
+            ..applied(&b[0])
+        });
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::Newer);
+        assert_eq!(info.version.as_deref(), Some("9.0.0"));
+        assert!(matches!(info.to_error(), Some(Error::SchemaNewer { .. })));
+        assert!(
+            info.message.contains("writes are refused"),
+            "{}",
+            info.message
+        );
+    }
+
+    #[test]
+    fn hand_edited_unknown_version_is_reported() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, b.len());
+        snap.applied.push(AppliedMigration {
+            version: "not-a-version".into(),
+            ..applied(&b[0])
+        });
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::UnknownMigration);
+        assert!(info.message.contains("not-a-version"));
+    }
+
+    #[test]
+    fn missing_table_is_named_with_force_command() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, b.len());
+        snap.tables.remove("ownership");
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::MissingTables);
+        assert_eq!(
+            info.message,
+            "Missing tables: ownership — run: pycharter db init sqlite://t.db --force"
+        );
+    }
+
+    #[test]
+    fn missing_index_is_named() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, b.len());
+        snap.indexes.remove("idx_schemas_name_sort_key");
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::MissingIndexes);
+        assert_eq!(
+            info.missing_indexes,
+            vec!["idx_schemas_name_sort_key".to_string()]
+        );
+    }
+
+    #[test]
+    fn drifted_checksum_is_reported() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, b.len());
+        snap.applied[0].checksum = "0000".into();
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::ChecksumDrift);
+        assert_eq!(info.drifted, vec!["1.0.0".to_string()]);
+        assert!(info.message.contains("Checksum drift"));
+    }
+
+    #[test]
+    fn missing_tables_checked_before_version() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, 1);
+        snap.tables.remove("schemas");
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::MissingTables);
+        assert_eq!(info.pending, vec!["1.1.0".to_string()]);
+    }
+
+    #[test]
+    fn schema_info_serialises_with_the_documented_fields() {
+        let b = bundle_logical("t");
+        let json = serde_json::to_value(validate_catalog(&catalog_at(&b, 1), &b, TARGET)).unwrap();
+        for field in [
+            "valid",
+            "version",
+            "expected_version",
+            "missing_tables",
+            "missing_indexes",
+            "pending",
+            "message",
+        ] {
+            assert!(json.get(field).is_some(), "{field}");
+        }
+        assert_eq!(json["state"], "outdated");
+    }
+}
