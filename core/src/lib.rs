@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod document;
 pub mod error;
 pub mod gate;
+pub mod migrate;
 pub mod options;
 pub mod plan;
 pub mod redact;
@@ -37,6 +38,7 @@ pub use artifact::{
 pub use catalog::{AppliedMigration, CatalogSnapshot};
 pub use error::{Error, Result};
 pub use gate::SchemaGate;
+pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
 pub use plan::{
     Direction, DowngradeTarget, MigrationPlan, MigrationReport, MigrationState, MigrationStatus,
