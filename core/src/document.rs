@@ -79,6 +79,36 @@ pub fn validate_document(kind: ArtifactKind, document: &Value) -> Result<()> {
     }
 }
 
+/// Whether two documents are the same document for the immutability rule.
+///
+/// Numbers compare by value, not by representation: a database may hand `1e19` back as the
+/// integer `10000000000000000000` (Postgres `jsonb` does), and storing the same document
+/// again must still be a no-op rather than a `VersionConflict`.
+///
+/// ```
+/// use pycharter_core::document::documents_equal;
+/// use serde_json::json;
+/// assert!(documents_equal(&json!({"n": 1e19}), &json!({"n": 10000000000000000000u64})));
+/// assert!(!documents_equal(&json!({"n": 1}), &json!({"n": 2})));
+/// ```
+pub fn documents_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || matches!((x.as_f64(), y.as_f64()), (Some(p), Some(q)) if p == q)
+        }
+        (Value::Array(xs), Value::Array(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| documents_equal(x, y))
+        }
+        (Value::Object(xs), Value::Object(ys)) => {
+            xs.len() == ys.len()
+                && xs
+                    .iter()
+                    .all(|(k, x)| ys.get(k).is_some_and(|y| documents_equal(x, y)))
+        }
+        _ => a == b,
+    }
+}
+
 fn validate_json_schema(document: &Value) -> Result<()> {
     if !(document.is_object() || document.is_boolean()) {
         return Err(Error::InvalidDocument {

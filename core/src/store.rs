@@ -9,7 +9,7 @@ use crate::artifact::{
     ArtifactId, ArtifactKind, ArtifactRecord, NewArtifact, PutOutcome, VersionSelector,
 };
 use crate::catalog::AppliedMigration;
-use crate::document::{validate_document, validate_name};
+use crate::document::{documents_equal, validate_document, validate_name};
 use crate::error::{Error, Result};
 use crate::options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
 use crate::plan::{MigrationReport, MigrationStatus};
@@ -86,7 +86,9 @@ pub trait MetadataStore: Send + Sync {
         };
         match self.put_artifact(artifact).await? {
             PutOutcome::Inserted(record) => Ok(record.id),
-            PutOutcome::Existing(record) if record.document == *document => Ok(record.id),
+            PutOutcome::Existing(record) if documents_equal(&record.document, document) => {
+                Ok(record.id)
+            }
             PutOutcome::Existing(record) => Err(Error::VersionConflict {
                 kind: kind.label().to_string(),
                 name: record.name,
