@@ -1,0 +1,283 @@
+//! The simulated database: a catalog (tables, indexes, version rows) and the artifact
+//! tables (their rows: [`crate::data`]). Every method is synchronous and works on a `State` the caller already
+//! holds, so locking policy lives in one place ([`crate::store`]) and a migration
+//! transaction can run the very same code on a private copy.
+
+use crate::data::Table;
+use chrono::Utc;
+use pycharter_core::{
+    AppliedMigration, ArtifactKind, BundledMigration, CatalogSnapshot, Error, PlanStep, Result,
+    VERSION_TABLE,
+};
+use semver::Version;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The target named in every message of this backend.
+pub const TARGET: &str = "memory://";
+
+/// What the simulated database is made of: fixed for its lifetime.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// The migrations this database is migrated with.
+    pub bundled: Vec<BundledMigration>,
+    /// Every table a bundled migration or an artifact kind names (to find an index's table).
+    tables: Vec<String>,
+}
+
+impl Layout {
+    pub(crate) fn new(bundled: Vec<BundledMigration>) -> Self {
+        let mut tables: Vec<String> = bundled
+            .iter()
+            .flat_map(|m| m.tables.iter().cloned())
+            .chain(ArtifactKind::ALL.iter().map(|k| k.table().to_string()))
+            .collect();
+        tables.sort();
+        tables.dedup();
+        Layout { bundled, tables }
+    }
+
+    /// The table an index belongs to, by the `idx_<table>_...` naming rule of the spec (the
+    /// longest matching table wins, so `idx_schemas_x` is not taken for a table `schema`).
+    fn index_owner(&self, index: &str) -> Option<&str> {
+        self.tables
+            .iter()
+            .filter(|t| {
+                index
+                    .strip_prefix("idx_")
+                    .and_then(|rest| rest.strip_prefix(t.as_str()))
+                    .is_some_and(|rest| rest.starts_with('_'))
+            })
+            .max_by_key(|t| t.len())
+            .map(String::as_str)
+    }
+}
+
+/// The error a real database gives for a statement on a table that is not there; the
+/// [`pycharter_core::SchemaGate`] turns it into the schema's typed error.
+pub(crate) fn no_such_table(table: &str) -> Error {
+    Error::Database {
+        target: TARGET.to_string(),
+        reason: format!("no such table: {table}"),
+    }
+}
+
+/// Catalog and data of one simulated database.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct State {
+    /// Rows of the version table; `None` when the table does not exist.
+    version_rows: Option<Vec<AppliedMigration>>,
+    /// The artifact (and any other) tables that exist, with their rows.
+    pub(crate) tables: BTreeMap<String, Table>,
+    indexes: BTreeSet<String>,
+    pub(crate) next_id: i64,
+}
+
+impl State {
+    /// What the catalog holds, as core's validator wants it.
+    pub(crate) fn snapshot(&self) -> CatalogSnapshot {
+        let mut tables: BTreeSet<String> = self.tables.keys().cloned().collect();
+        if self.version_rows.is_some() {
+            tables.insert(VERSION_TABLE.to_string());
+        }
+        CatalogSnapshot {
+            version_table_exists: self.version_rows.is_some(),
+            tables,
+            indexes: self.indexes.clone(),
+            applied: self.version_rows.clone().unwrap_or_default(),
+        }
+    }
+
+    // ---- catalog: what migration steps and the simulation methods do ----
+
+    pub(crate) fn ensure_version_table(&mut self) {
+        self.version_rows.get_or_insert_with(Vec::new);
+    }
+
+    /// "Runs" a step's SQL: the up SQL of a bundled migration creates its tables and indexes
+    /// when missing (idempotent DDL, so it also serves repair); its down SQL drops them.
+    pub(crate) fn run_sql(&mut self, layout: &Layout, sql: &str) -> Result<()> {
+        if let Some(m) = layout.bundled.iter().find(|m| m.up_sql == sql) {
+            for table in &m.tables {
+                self.tables.entry(table.clone()).or_default();
+            }
+            for index in &m.indexes {
+                // As on a real database: an index cannot be created on a missing table.
+                if let Some(owner) = layout.index_owner(index) {
+                    if !self.tables.contains_key(owner) {
+                        return Err(Error::Database {
+                            target: TARGET.to_string(),
+                            reason: format!("cannot create index {index}: no such table: {owner}"),
+                        });
+                    }
+                }
+                self.indexes.insert(index.clone());
+            }
+            return Ok(());
+        }
+        if let Some(m) = layout.bundled.iter().find(|m| m.down_sql == sql) {
+            for index in &m.indexes {
+                self.indexes.remove(index);
+            }
+            for table in &m.tables {
+                self.drop_table(layout, table);
+            }
+            return Ok(());
+        }
+        Err(Error::Database {
+            target: TARGET.to_string(),
+            reason: format!("syntax error: the memory backend does not know statement {sql:?}"),
+        })
+    }
+
+    /// Drops a table with its rows and (as a real database does) its indexes.
+    pub(crate) fn drop_table(&mut self, layout: &Layout, name: &str) -> bool {
+        if name == VERSION_TABLE {
+            return self.version_rows.take().is_some();
+        }
+        if self.tables.remove(name).is_none() {
+            return false;
+        }
+        self.indexes
+            .retain(|index| layout.index_owner(index) != Some(name));
+        true
+    }
+
+    pub(crate) fn drop_index(&mut self, name: &str) -> bool {
+        self.indexes.remove(name)
+    }
+
+    /// Inserts a version row; like a primary key, a version is recorded at most once.
+    pub(crate) fn record_applied(&mut self, step: &PlanStep, execution_ms: i64) -> Result<()> {
+        let version = step.version.to_string();
+        let rows = self
+            .version_rows
+            .as_mut()
+            .ok_or_else(|| no_such_table(VERSION_TABLE))?;
+        if rows.iter().any(|r| r.version == version) {
+            return Err(Error::Database {
+                target: TARGET.to_string(),
+                reason: format!("duplicate key: {VERSION_TABLE}.version = {version}"),
+            });
+        }
+        rows.push(AppliedMigration {
+            version,
+            description: step.description.clone(),
+            checksum: step.checksum.clone(),
+            applied_at: Utc::now(),
+            execution_ms,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn remove_applied(&mut self, version: &Version) -> Result<()> {
+        let rows = self
+            .version_rows
+            .as_mut()
+            .ok_or_else(|| no_such_table(VERSION_TABLE))?;
+        rows.retain(|r| Version::parse(r.version.trim()).ok().as_ref() != Some(version));
+        Ok(())
+    }
+
+    /// Appends a raw version row (creating the version table if needed), as a newer build or
+    /// a hand edit would.
+    pub(crate) fn push_version_row(&mut self, row: AppliedMigration) {
+        self.version_rows.get_or_insert_with(Vec::new).push(row);
+    }
+
+    /// Edits the checksum of the rows recorded for `version`; false when there is none.
+    pub(crate) fn set_checksum(&mut self, version: &str, checksum: &str) -> bool {
+        let mut found = false;
+        for row in self.version_rows.iter_mut().flatten() {
+            if row.version == version {
+                row.checksum = checksum.to_string();
+                found = true;
+            }
+        }
+        found
+    }
+
+    /// Deletes the rows recorded for `version`; false when there is none.
+    pub(crate) fn forget(&mut self, version: &str) -> bool {
+        let Some(rows) = self.version_rows.as_mut() else {
+            return false;
+        };
+        let before = rows.len();
+        rows.retain(|r| r.version != version);
+        rows.len() != before
+    }
+
+    /// Row counts of those of `tables` that exist.
+    pub(crate) fn count_rows(&self, tables: &[String]) -> Vec<(String, u64)> {
+        tables
+            .iter()
+            .filter_map(|t| {
+                self.tables
+                    .get(t)
+                    .map(|table| (t.clone(), table.row_count()))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pycharter_core::spec::bundle_logical;
+
+    fn layout() -> Layout {
+        Layout::new(bundle_logical("memory"))
+    }
+
+    fn migrated(layout: &Layout) -> State {
+        let mut state = State::default();
+        for m in &layout.bundled {
+            state.run_sql(layout, &m.up_sql).expect("up");
+        }
+        state
+    }
+
+    #[test]
+    fn index_owner_is_the_longest_matching_table() {
+        let layout = layout();
+        assert_eq!(layout.index_owner("idx_schemas_name"), Some("schemas"));
+        assert_eq!(
+            layout.index_owner("idx_coercion_rules_schema_id"),
+            Some("coercion_rules")
+        );
+        assert_eq!(layout.index_owner("idx_nothing_here"), None);
+        assert_eq!(layout.index_owner("schemas_name"), None);
+    }
+
+    #[test]
+    fn dropping_a_table_drops_its_rows_and_indexes_only() {
+        let layout = layout();
+        let mut state = migrated(&layout);
+        assert!(state.drop_table(&layout, "ownership"));
+        assert!(!state.indexes.contains("idx_ownership_schema_id"));
+        assert!(state.indexes.contains("idx_metadata_schema_id"));
+        assert!(!state.drop_table(&layout, "ownership"), "already gone");
+    }
+
+    #[test]
+    fn up_sql_cannot_index_a_missing_table_and_unknown_sql_fails() {
+        let layout = layout();
+        let mut state = State::default();
+        let err = state
+            .run_sql(&layout, &layout.bundled[1].up_sql)
+            .unwrap_err();
+        assert!(err.to_string().contains("no such table: schemas"), "{err}");
+        let err = state.run_sql(&layout, "DROP DATABASE x").unwrap_err();
+        assert!(matches!(err, Error::Database { .. }));
+    }
+
+    #[test]
+    fn down_sql_drops_what_up_sql_created() {
+        let layout = layout();
+        let mut state = migrated(&layout);
+        for m in layout.bundled.iter().rev() {
+            state.run_sql(&layout, &m.down_sql).expect("down");
+        }
+        assert!(state.tables.is_empty());
+        assert!(state.indexes.is_empty());
+    }
+}

@@ -1,0 +1,321 @@
+//! [`MemoryMetadataStore`]: the handle users hold, its constructors, and the two traits.
+
+use crate::state::{Layout, State, TARGET};
+use async_trait::async_trait;
+use pycharter_core::plan::plan_upgrade;
+use pycharter_core::spec::bundle_logical;
+use pycharter_core::{
+    migrate, prepare_schema, AppliedMigration, ArtifactKind, ArtifactRecord, BundledMigration,
+    ConnectOptions, ContractVersion, DowngradeOptions, InitializeOptions, MetadataStore,
+    MigrationReport, MigrationStatus, NewArtifact, PutOutcome, Result, SchemaGate, SchemaInfo,
+    SchemaManager, UpgradeOptions, VersionSelector,
+};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+/// One simulated database, shared by every handle opened on it.
+#[derive(Debug)]
+pub(crate) struct Database {
+    /// Catalog and data. Reads take the read lock only, never across an `.await`.
+    state: RwLock<State>,
+    /// Serialises everything that changes the database (migrations and data writes), like a
+    /// real database's table locks: a migration's copy-then-swap cannot lose a write.
+    pub(crate) writer: tokio::sync::Mutex<()>,
+    pub(crate) layout: Layout,
+}
+
+impl Database {
+    fn new(bundled: Vec<BundledMigration>) -> Self {
+        Database {
+            state: RwLock::new(State::default()),
+            writer: tokio::sync::Mutex::new(()),
+            layout: Layout::new(bundled),
+        }
+    }
+
+    // A panic while holding the lock cannot leave `State` half-changed in a way that
+    // matters more than the panic itself, so a poisoned lock is used as is.
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What one handle owns: the database it points at and its own schema gate (as a
+/// connection pool would: a second handle validates for itself).
+#[derive(Debug)]
+pub(crate) struct Handle {
+    pub(crate) db: Arc<Database>,
+    pub(crate) gate: SchemaGate,
+    pub(crate) lock_timeout: Option<Duration>,
+}
+
+impl Handle {
+    async fn admit(&self, write: bool) -> Result<()> {
+        self.gate.ensure(write, || migrate::validate(self)).await
+    }
+
+    /// Turns a "no such table" into the schema's typed error (see [`SchemaGate::explain`]).
+    async fn settle<T>(&self, result: Result<T>) -> Result<T> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(err) => Err(self.gate.explain(err, || migrate::validate(self)).await),
+        }
+    }
+}
+
+/// The in-memory backend: the same rules as the SQL backends over a simulated catalog.
+///
+/// Cheap to clone (clones share the database *and* the schema gate); thread-safe; reads
+/// never wait for a lock held across an `.await`. Use [`MemoryMetadataStore::new`] in unit
+/// tests, the simulation methods ([`MemoryMetadataStore::drop_table`], …) to put the
+/// database in any state a real one can be in.
+///
+/// ```
+/// use pycharter_core::MetadataStore;
+/// use pycharter_memory::MemoryMetadataStore;
+/// use serde_json::json;
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> pycharter_core::Result<()> {
+/// let store: Arc<dyn MetadataStore> = Arc::new(MemoryMetadataStore::new());
+/// store.store_schema("orders", "1.9.0", &json!({"type": "object"})).await?;
+/// store.store_schema("orders", "1.10.0", &json!({"type": "object"})).await?;
+/// let latest = store.get_schema("orders", None).await?.expect("stored");
+/// assert_eq!(latest.version.to_string(), "1.10.0");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MemoryMetadataStore {
+    pub(crate) inner: Arc<Handle>,
+}
+
+impl Default for MemoryMetadataStore {
+    /// Same as [`MemoryMetadataStore::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryMetadataStore {
+    /// A new database, initialized to [`pycharter_core::SCHEMA_VERSION`] and valid: what a
+    /// unit test wants. Synchronous, so it also works outside an async runtime.
+    ///
+    /// ```
+    /// use pycharter_memory::MemoryMetadataStore;
+    /// let store = MemoryMetadataStore::new();
+    /// assert_eq!(store.catalog().applied.len(), pycharter_core::MIGRATIONS.len());
+    /// ```
+    pub fn new() -> Self {
+        let store = Self::uninitialized();
+        store.initialize_now();
+        store
+    }
+
+    /// A new, empty database: no version table, no tables. Store calls fail with
+    /// [`pycharter_core::Error::NotInitialized`] until it is initialized.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> pycharter_core::Result<()> {
+    /// use pycharter_core::{SchemaManager, SchemaState};
+    /// let store = pycharter_memory::MemoryMetadataStore::uninitialized();
+    /// assert_eq!(store.validate().await?.state, SchemaState::Uninitialized);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn uninitialized() -> Self {
+        Self::with_migrations(bundle_logical("memory"))
+    }
+
+    /// A new, empty database migrated with `bundled` instead of this build's migrations
+    /// (to test what happens with a failing or unusual migration list). A step's SQL must be
+    /// the `up_sql` or `down_sql` of one of `bundled`: its effect is to create (or drop) the
+    /// tables and indexes that migration names; creating an index of a missing table fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use pycharter_core::{BundledMigration, Error, SchemaManager};
+    /// let orphan = BundledMigration::custom("1.0.0", "orphan index", &[], &["idx_schemas_x"], "up", "down")
+    ///     .expect("valid version");
+    /// let store = pycharter_memory::MemoryMetadataStore::with_migrations(vec![orphan]);
+    /// let err = store.initialize(Default::default()).await.unwrap_err();
+    /// assert!(matches!(err, Error::MigrationFailed { .. }));
+    /// assert!(!store.catalog().version_table_exists, "rolled back");
+    /// # }
+    /// ```
+    pub fn with_migrations(bundled: Vec<BundledMigration>) -> Self {
+        MemoryMetadataStore {
+            inner: Arc::new(Handle {
+                db: Arc::new(Database::new(bundled)),
+                gate: SchemaGate::new(),
+                lock_timeout: None,
+            }),
+        }
+    }
+
+    /// Connects to a fresh, empty database the way every backend's `connect` does
+    /// ([`pycharter_core::prepare_schema`]): with the defaults it is initialized and
+    /// validated; `auto_initialize: false` leaves it empty, and then
+    /// `validate_schema_on_connect: true` fails with `NotInitialized`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use pycharter_core::{ConnectOptions, Error};
+    /// use pycharter_memory::MemoryMetadataStore;
+    /// assert!(MemoryMetadataStore::connect(ConnectOptions::default()).await.is_ok());
+    /// let manual = ConnectOptions { auto_initialize: false, ..ConnectOptions::default() };
+    /// let err = MemoryMetadataStore::connect(manual).await.unwrap_err();
+    /// assert!(matches!(err, Error::NotInitialized { .. }));
+    /// # }
+    /// ```
+    pub async fn connect(options: ConnectOptions) -> Result<Self> {
+        Self::uninitialized().reopen(options).await
+    }
+
+    /// Opens a second handle on the *same* database, with `options` (as `connect` would on
+    /// a real database that already exists). The new handle has its own schema gate and
+    /// lock timeout, so it sees the database as a freshly started application would.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> pycharter_core::Result<()> {
+    /// use pycharter_core::{ConnectOptions, MetadataStore};
+    /// use serde_json::json;
+    /// let first = pycharter_memory::MemoryMetadataStore::new();
+    /// first.store_schema("orders", "1.0.0", &json!({})).await?;
+    /// let second = first.reopen(ConnectOptions::default()).await?;
+    /// assert!(second.get_schema("orders", Some("1.0.0")).await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn reopen(&self, options: ConnectOptions) -> Result<Self> {
+        let store = MemoryMetadataStore {
+            inner: Arc::new(Handle {
+                db: Arc::clone(&self.inner.db),
+                gate: SchemaGate::new(),
+                lock_timeout: options.lock_timeout,
+            }),
+        };
+        prepare_schema(&store, &options).await?;
+        Ok(store)
+    }
+
+    /// Applies every bundled migration to the empty database, synchronously, with core's
+    /// planner and the same step effects a migration transaction uses.
+    fn initialize_now(&self) {
+        let db = &self.inner.db;
+        let mut state = db.write();
+        state.ensure_version_table();
+        let plan = plan_upgrade(&db.layout.bundled, &[], None, TARGET)
+            .expect("an empty database has nothing that could refuse a plan");
+        for step in &plan.steps {
+            state
+                .run_sql(&db.layout, &step.sql)
+                .and_then(|()| state.record_applied(step, 0))
+                .expect("bundled migrations apply to an empty database");
+        }
+    }
+}
+
+#[async_trait]
+impl MetadataStore for MemoryMetadataStore {
+    async fn put_artifact(&self, artifact: NewArtifact) -> Result<PutOutcome> {
+        let handle = &self.inner;
+        handle.admit(true).await?;
+        let result = {
+            let _writer = handle.db.writer.lock().await;
+            handle.db.write().put(artifact)
+        };
+        handle.settle(result).await
+    }
+
+    async fn get_artifact(
+        &self,
+        kind: ArtifactKind,
+        name: &str,
+        version: &VersionSelector,
+    ) -> Result<Option<ArtifactRecord>> {
+        let handle = &self.inner;
+        handle.admit(false).await?;
+        // The one copy a read makes: the caller owns the returned record.
+        let result = handle
+            .db
+            .read()
+            .get(kind, name, version)
+            .map(|found| found.map(|record| ArtifactRecord::clone(record)));
+        handle.settle(result).await
+    }
+
+    async fn schema_names(&self) -> Result<Vec<String>> {
+        let handle = &self.inner;
+        handle.admit(false).await?;
+        let result = handle.db.read().schema_names();
+        handle.settle(result).await
+    }
+
+    async fn schema_versions(&self, name: &str) -> Result<Vec<ContractVersion>> {
+        let handle = &self.inner;
+        handle.admit(false).await?;
+        let result = handle.db.read().schema_versions(name);
+        handle.settle(result).await
+    }
+
+    async fn delete_schema_version(&self, name: &str, version: &ContractVersion) -> Result<bool> {
+        let handle = &self.inner;
+        handle.admit(true).await?;
+        let result = {
+            let _writer = handle.db.writer.lock().await;
+            handle.db.write().delete(name, version)
+        };
+        handle.settle(result).await
+    }
+}
+
+/// Every method delegates to core's migration driver ([`pycharter_core::migrate`]); after a
+/// migration command the gate is reset so this handle re-validates before its next call.
+#[async_trait]
+impl SchemaManager for MemoryMetadataStore {
+    fn bundled_migrations(&self) -> &[BundledMigration] {
+        &self.inner.db.layout.bundled
+    }
+
+    async fn initialize(&self, options: InitializeOptions) -> Result<MigrationReport> {
+        let report = migrate::initialize(self.inner.as_ref(), options).await;
+        self.inner.gate.reset();
+        report
+    }
+
+    async fn validate(&self) -> Result<SchemaInfo> {
+        let info = migrate::validate(self.inner.as_ref()).await?;
+        self.inner.gate.record(&info);
+        Ok(info)
+    }
+
+    async fn current(&self) -> Result<Option<AppliedMigration>> {
+        migrate::current(self.inner.as_ref()).await
+    }
+
+    async fn history(&self) -> Result<Vec<MigrationStatus>> {
+        migrate::history(self.inner.as_ref()).await
+    }
+
+    async fn upgrade(&self, options: UpgradeOptions) -> Result<MigrationReport> {
+        let report = migrate::upgrade(self.inner.as_ref(), options).await;
+        self.inner.gate.reset();
+        report
+    }
+
+    async fn downgrade(&self, options: DowngradeOptions) -> Result<MigrationReport> {
+        let report = migrate::downgrade(self.inner.as_ref(), options).await;
+        self.inner.gate.reset();
+        report
+    }
+}
