@@ -1,0 +1,146 @@
+//! # pycharter-sqlite
+//!
+//! The SQLite backend of pycharter-rs, the embedded default of the `pycharter` CLI: one
+//! database file, WAL journal mode, foreign keys on, and the migrations of
+//! [`pycharter_core::MIGRATIONS`] in SQLite dialect, embedded in the binary and checksummed.
+//!
+//! The rules (what is valid, what is pending, which error a user sees) live in
+//! `pycharter-core`; this crate reads SQLite's catalog and runs SQL. Every migration runs in
+//! one `BEGIN IMMEDIATE` transaction, SQLite's write lock, so several processes initializing
+//! one file at once is safe: the first migrates, the others wait, then find nothing to do.
+//!
+//! ```no_run
+//! use pycharter_core::MetadataStore;
+//! use pycharter_sqlite::SqliteMetadataStore;
+//! use serde_json::json;
+//!
+//! # async fn demo() -> pycharter_core::Result<()> {
+//! // Creates the file if needed and migrates it to this build's layout.
+//! let store = SqliteMetadataStore::new("sqlite://pycharter.db").await?;
+//! store.store_schema("orders", "1.0.0", &json!({"type": "object"})).await?;
+//! assert_eq!(store.list_versions("orders").await?.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod artifacts;
+mod catalog;
+mod errors;
+mod executor;
+mod store;
+mod url;
+
+#[cfg(test)]
+mod query_plan_tests;
+
+pub use store::SqliteMetadataStore;
+
+use executor::Executor;
+use pycharter_core::spec::{self, BundledMigration};
+use pycharter_core::{migrate, InitializeOptions, MigrationReport, Result, SchemaInfo};
+use sqlx::SqlitePool;
+
+/// `(up, down)` SQL of each migration of [`pycharter_core::MIGRATIONS`], in order.
+const MIGRATION_SQL: [(&str, &str); 2] = [
+    (
+        include_str!("../migrations/1.0.0.up.sql"),
+        include_str!("../migrations/1.0.0.down.sql"),
+    ),
+    (
+        include_str!("../migrations/1.1.0.up.sql"),
+        include_str!("../migrations/1.1.0.down.sql"),
+    ),
+];
+
+/// The migrations this build ships for SQLite, in order (what `pycharter db history` lists
+/// without a URL).
+///
+/// ```
+/// let migrations = pycharter_sqlite::migrations();
+/// assert_eq!(migrations.last().unwrap().version.to_string(), pycharter_core::SCHEMA_VERSION);
+/// assert!(migrations[0].up_sql.contains("CREATE TABLE IF NOT EXISTS schemas"));
+/// ```
+pub fn migrations() -> Vec<BundledMigration> {
+    // The SQL pairs are compiled in and `bundle_has_one_sql_pair_per_migration` checks the
+    // count, so this cannot fail in a released build.
+    spec::bundle(&MIGRATION_SQL).expect("one SQL pair per migration in MIGRATIONS")
+}
+
+/// Applies every pending migration to the database behind `pool` (the seed's
+/// `initialize_schema`). Idempotent and safe to run from several processes at once.
+///
+/// ```no_run
+/// # async fn demo() -> pycharter_core::Result<()> {
+/// let pool = sqlx::SqlitePool::connect("sqlite://pycharter.db?mode=rwc").await.unwrap();
+/// let report = pycharter_sqlite::initialize_schema(&pool).await?;
+/// println!("{} steps applied", report.steps.len());
+/// # Ok(())
+/// # }
+/// ```
+pub async fn initialize_schema(pool: &SqlitePool) -> Result<MigrationReport> {
+    let bundled = migrations();
+    let target = pool_target(pool);
+    let exec = Executor::new(pool, &target, &bundled);
+    migrate::initialize(&exec, InitializeOptions::default()).await
+}
+
+/// Validates the database behind `pool` against this build (the seed's `validate_schema`).
+/// An invalid schema is a result (`valid: false` and a message), not an error.
+///
+/// ```no_run
+/// # async fn demo() -> pycharter_core::Result<()> {
+/// let pool = sqlx::SqlitePool::connect("sqlite://pycharter.db").await.unwrap();
+/// let info = pycharter_sqlite::validate_schema(&pool).await?;
+/// if !info.valid {
+///     eprintln!("{}", info.message);
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub async fn validate_schema(pool: &SqlitePool) -> Result<SchemaInfo> {
+    let bundled = migrations();
+    let target = pool_target(pool);
+    migrate::validate(&Executor::new(pool, &target, &bundled)).await
+}
+
+/// A URL naming the pool's file, for messages (a bare pool does not remember its URL).
+fn pool_target(pool: &SqlitePool) -> String {
+    let options = pool.connect_options();
+    format!("sqlite://{}", options.get_filename().display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundle_has_one_sql_pair_per_migration() {
+        let bundled = migrations();
+        assert_eq!(bundled.len(), pycharter_core::MIGRATIONS.len());
+        for m in &bundled {
+            for table in &m.tables {
+                assert!(
+                    m.up_sql
+                        .contains(&format!("CREATE TABLE IF NOT EXISTS {table} ")),
+                    "{} creates {table}",
+                    m.version
+                );
+                assert!(m
+                    .down_sql
+                    .contains(&format!("DROP TABLE IF EXISTS {table};")));
+            }
+            for index in &m.indexes {
+                assert!(
+                    m.up_sql.contains(&format!("INDEX IF NOT EXISTS {index} ")),
+                    "{} creates {index}",
+                    m.version
+                );
+                assert!(m
+                    .down_sql
+                    .contains(&format!("DROP INDEX IF EXISTS {index};")));
+            }
+        }
+    }
+}
