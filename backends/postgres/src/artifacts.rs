@@ -1,0 +1,201 @@
+//! The [`MetadataStore`] half of [`PostgresMetadataStore`]: core's five generic operations
+//! over the statements of [`crate::sql`]. Core's default methods add validation and the
+//! immutability rule on top.
+
+use crate::sql::{self, DELETE_SCHEMA_VERSION, SCHEMA_NAMES, SCHEMA_VERSIONS};
+use crate::store::PostgresMetadataStore;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use pycharter_core::{
+    ArtifactId, ArtifactKind, ArtifactRecord, ContractVersion, Error, MetadataStore, NewArtifact,
+    PutOutcome, Result, VersionSelector,
+};
+use serde_json::Value;
+
+/// How often an insert-if-absent is retried when the row it collided with vanished before it
+/// could be read (a concurrent delete); more than that is a store being hammered, reported.
+const PUT_ATTEMPTS: usize = 3;
+
+/// `id, version, document, created_at`.
+type StoredRow = (i64, String, Value, DateTime<Utc>);
+/// `id, document, created_at` of an existing record (NULLs: schema version without it).
+type ExistingRow = (Option<i64>, Option<Value>, Option<DateTime<Utc>>);
+
+/// Runs one parameterised sqlx query (`$query` without an executor) with `$fetch`
+/// (`fetch_all`, `fetch_optional`, `execute`), honouring the statement-cache knob.
+///
+/// With `statement-cache-capacity=0` (PgBouncer in transaction pooling mode) the statement
+/// runs in a transaction of its own. sqlx sends an unnamed statement as Parse+Sync, then
+/// Bind+Execute+Sync; outside a transaction PgBouncer may hand the second half to another
+/// server connection, where the unnamed statement is missing, or is another client's (same
+/// parameter types: a read could execute someone's DELETE). A transaction pins one server
+/// connection for both halves.
+macro_rules! run {
+    ($store:expr, $query:expr, $fetch:ident) => {{
+        let store = $store;
+        let query = $query.persistent(store.persistent());
+        if store.persistent() {
+            query.$fetch(store.pool()).await
+        } else {
+            async {
+                let mut tx = store.pool().begin().await?;
+                let out = query.$fetch(&mut *tx).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(out)
+            }
+            .await
+        }
+        .map_err(|e| store.errors().map(e))
+    }};
+}
+
+#[async_trait]
+impl MetadataStore for PostgresMetadataStore {
+    async fn put_artifact(&self, artifact: NewArtifact) -> Result<PutOutcome> {
+        self.guarded(true, || self.put(&artifact)).await
+    }
+
+    async fn get_artifact(
+        &self,
+        kind: ArtifactKind,
+        name: &str,
+        version: &VersionSelector,
+    ) -> Result<Option<ArtifactRecord>> {
+        self.guarded(false, || self.get(kind, name, version)).await
+    }
+
+    async fn schema_names(&self) -> Result<Vec<String>> {
+        self.guarded(false, || async {
+            run!(self, sqlx::query_scalar(SCHEMA_NAMES), fetch_all)
+        })
+        .await
+    }
+
+    async fn schema_versions(&self, name: &str) -> Result<Vec<ContractVersion>> {
+        self.guarded(false, || async {
+            let rows: Vec<String> = run!(
+                self,
+                sqlx::query_scalar(SCHEMA_VERSIONS).bind(name),
+                fetch_all
+            )?;
+            rows.iter().map(|v| self.parse_version(v)).collect()
+        })
+        .await
+    }
+
+    async fn delete_schema_version(&self, name: &str, version: &ContractVersion) -> Result<bool> {
+        self.guarded(true, || async {
+            let delete = sqlx::query(DELETE_SCHEMA_VERSION)
+                .bind(name)
+                .bind(version.to_string());
+            let done = run!(self, delete, execute)?;
+            Ok(done.rows_affected() > 0)
+        })
+        .await
+    }
+}
+
+impl PostgresMetadataStore {
+    /// INSERT ... ON CONFLICT DO NOTHING, else read what is there. The read is a separate
+    /// statement on purpose: under READ COMMITTED it gets a fresh snapshot, so it sees the
+    /// row a concurrent writer committed while the insert waited on it.
+    async fn put(&self, artifact: &NewArtifact) -> Result<PutOutcome> {
+        let statements = sql::statements(artifact.kind);
+        let version = artifact.version.to_string();
+        let is_schema = artifact.kind == ArtifactKind::Schema;
+        for _ in 0..PUT_ATTEMPTS {
+            let mut insert = sqlx::query_as::<_, (i64, DateTime<Utc>)>(&statements.insert)
+                .bind(&artifact.name)
+                .bind(&version);
+            if is_schema {
+                insert = insert.bind(artifact.version.sort_key());
+            }
+            let inserted = run!(self, insert.bind(&artifact.document), fetch_optional)?;
+            if let Some((id, created_at)) = inserted {
+                let document = artifact.document.clone();
+                return Ok(PutOutcome::Inserted(record(
+                    artifact, id, document, created_at,
+                )));
+            }
+            let existing = sqlx::query_as::<_, ExistingRow>(&statements.existing)
+                .bind(&artifact.name)
+                .bind(&version);
+            let existing = run!(self, existing, fetch_optional)?;
+            match existing {
+                Some((Some(id), Some(document), Some(created_at))) => {
+                    return Ok(PutOutcome::Existing(record(
+                        artifact, id, document, created_at,
+                    )));
+                }
+                None if !is_schema => {
+                    return Err(Error::schema_version_not_found(
+                        &artifact.name,
+                        &artifact.version,
+                    ));
+                }
+                // The row we collided with was deleted meanwhile, or the schema version was
+                // committed after our insert's snapshot: try the insert again.
+                _ => {
+                    tracing::debug!(target: "pycharter::postgres", kind = %artifact.kind, "insert raced with a concurrent writer; retrying")
+                }
+            }
+        }
+        Err(self.errors().database(format!(
+            "{} for {} {} kept changing under concurrent writers; retry",
+            artifact.kind, artifact.name, artifact.version
+        )))
+    }
+
+    async fn get(
+        &self,
+        kind: ArtifactKind,
+        name: &str,
+        selector: &VersionSelector,
+    ) -> Result<Option<ArtifactRecord>> {
+        let statements = sql::statements(kind);
+        let query = match selector {
+            VersionSelector::Exact(version) => sqlx::query_as::<_, StoredRow>(&statements.exact)
+                .bind(name)
+                .bind(version.to_string()),
+            VersionSelector::Latest => {
+                sqlx::query_as::<_, StoredRow>(&statements.latest).bind(name)
+            }
+        };
+        let row = run!(self, query, fetch_optional)?;
+        let Some((id, version, document, created_at)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(ArtifactRecord {
+            id: ArtifactId(id),
+            kind,
+            name: name.to_string(),
+            version: self.parse_version(&version)?,
+            document,
+            created_at,
+        }))
+    }
+
+    /// Versions were validated when stored; one that does not parse was edited by hand.
+    fn parse_version(&self, stored: &str) -> Result<ContractVersion> {
+        ContractVersion::parse(stored).map_err(|e| {
+            self.errors()
+                .database(format!("stored version {stored:?} is not valid: {e}"))
+        })
+    }
+}
+
+fn record(
+    artifact: &NewArtifact,
+    id: i64,
+    document: Value,
+    created_at: DateTime<Utc>,
+) -> ArtifactRecord {
+    ArtifactRecord {
+        id: ArtifactId(id),
+        kind: artifact.kind,
+        name: artifact.name.clone(),
+        version: artifact.version.clone(),
+        document,
+        created_at,
+    }
+}

@@ -1,0 +1,169 @@
+//! The catalog snapshot: tables, indexes and version rows of the namespace, in **one** round
+//! trip.
+//!
+//! One statement, sent with the simple query protocol (a single `Query` message: the extended
+//! protocol would cost a Parse/Describe round trip before the Bind/Execute one on a fresh
+//! connection). It takes no parameter because the namespace is `current_schema()` (see
+//! `config`). The version table may not exist, so it is never named in the SQL text (that
+//! would fail at parse time): its rows are read through `table_to_xml(regclass)` on the
+//! table's oid, which is only evaluated when the table was found in `pg_class`.
+//!
+//! `XMLTABLE` needs a server built with libxml (every mainstream package and managed
+//! service is). On one without it, the snapshot falls back to two round trips.
+
+use crate::error::ErrorContext;
+use pycharter_core::{AppliedMigration, CatalogSnapshot, Result};
+use sqlx::postgres::PgConnection;
+use sqlx::{Executor as _, PgPool, Row as _};
+use std::sync::LazyLock;
+
+/// SQLSTATE `feature_not_supported`: "unsupported XML feature" on a server without libxml.
+const FEATURE_NOT_SUPPORTED: &str = "0A000";
+
+/// The version rows as a JSON array, read through `table_to_xml` so that the SQL parses
+/// whether or not the table exists. NULLs (a hand-edited table) become neutral values that
+/// core then reports (an empty version is an unknown migration).
+const VERSION_ROWS_VIA_XML: &str = r#"COALESCE((
+        SELECT json_agg(json_build_object(
+            'version', COALESCE(v.version, ''),
+            'description', COALESCE(v.description, ''),
+            'checksum', COALESCE(v.checksum, ''),
+            'applied_at', COALESCE(v.applied_at, 'epoch'::timestamptz),
+            'execution_ms', COALESCE(v.execution_ms, 0)
+        ) ORDER BY v.version)
+        FROM version_table t,
+             XMLTABLE('/*/row' PASSING table_to_xml(t.reg, false, false, '')
+                      COLUMNS version text PATH 'version',
+                              description text PATH 'description',
+                              checksum text PATH 'checksum',
+                              applied_at timestamptz PATH 'applied_at',
+                              execution_ms bigint PATH 'execution_ms') v
+    ), '[]')"#;
+
+/// The same rows with a plain SELECT: only valid once the table is known to exist.
+const VERSION_ROWS_SQL: &str = r#"SELECT COALESCE(json_agg(json_build_object(
+        'version', COALESCE(version, ''),
+        'description', COALESCE(description, ''),
+        'checksum', COALESCE(checksum, ''),
+        'applied_at', COALESCE(applied_at, 'epoch'::timestamptz),
+        'execution_ms', COALESCE(execution_ms, 0)
+    ) ORDER BY version), '[]')::text
+    FROM pycharter_schema_version"#;
+
+/// The snapshot query: one text column, a JSON document shaped like [`CatalogSnapshot`]
+/// (which core deserializes as is).
+pub(crate) static SNAPSHOT_SQL: LazyLock<String> =
+    LazyLock::new(|| catalog_sql(VERSION_ROWS_VIA_XML));
+
+/// The snapshot query without the version rows (`applied` is always empty).
+static CATALOG_ONLY_SQL: LazyLock<String> = LazyLock::new(|| catalog_sql("'[]'::json"));
+
+fn catalog_sql(applied: &str) -> String {
+    format!(
+        r#"
+WITH ns AS (
+    SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema()
+), rel AS (
+    SELECT c.oid, c.relname::text AS name, c.relkind
+    FROM pg_catalog.pg_class c
+    WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('r', 'p', 'i', 'I')
+), version_table AS (
+    SELECT oid::regclass AS reg FROM rel
+    WHERE name = 'pycharter_schema_version' AND relkind IN ('r', 'p')
+)
+SELECT json_build_object(
+    'version_table_exists', EXISTS (SELECT 1 FROM version_table),
+    'tables', COALESCE(
+        (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('r', 'p')), '[]'),
+    'indexes', COALESCE(
+        (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('i', 'I')), '[]'),
+    'applied', {applied}
+)::text
+"#
+    )
+}
+
+/// Reads the catalog of `current_schema()` in one round trip (two on a server without
+/// libxml).
+pub(crate) async fn snapshot(pool: &PgPool, errors: &ErrorContext) -> Result<CatalogSnapshot> {
+    let mut conn = pool.acquire().await.map_err(|e| errors.map(e))?;
+    match fetch_text(&mut conn, &SNAPSHOT_SQL).await {
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(FEATURE_NOT_SUPPORTED) => {
+            tracing::debug!(target: "pycharter::postgres", database = errors.target(), "server without XML support: reading the version table separately");
+            snapshot_without_xml(&mut conn, errors).await
+        }
+        result => decode(result, errors),
+    }
+}
+
+/// The snapshot in two statements, without XML functions. Migration transactions use it:
+/// there the version table exists by construction, and a failing statement would abort the
+/// transaction, so trying the XML path first is not an option.
+pub(crate) async fn snapshot_without_xml(
+    conn: &mut PgConnection,
+    errors: &ErrorContext,
+) -> Result<CatalogSnapshot> {
+    let mut snapshot: CatalogSnapshot = decode(fetch_text(conn, &CATALOG_ONLY_SQL).await, errors)?;
+    if snapshot.version_table_exists {
+        let applied: Vec<AppliedMigration> =
+            decode(fetch_text(conn, VERSION_ROWS_SQL).await, errors)?;
+        snapshot.applied = applied;
+    }
+    Ok(snapshot)
+}
+
+/// Runs `sql` with the simple protocol and returns its single text value.
+async fn fetch_text(conn: &mut PgConnection, sql: &str) -> Result<String, sqlx::Error> {
+    // Executor::fetch_one (a boxed, Send future) rather than RawSql::fetch_one, whose future
+    // is not Send for every lifetime and so cannot live in an async_trait method.
+    let row = conn.fetch_one(sqlx::raw_sql(sql)).await?;
+    row.try_get(0)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    text: Result<String, sqlx::Error>,
+    errors: &ErrorContext,
+) -> Result<T> {
+    let text = text.map_err(|e| errors.map(e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| errors.database(format!("unexpected catalog snapshot: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PostgresMetadataStore;
+    use pycharter_conformance::postgres_harness::fresh_database;
+    use pycharter_core::ConnectOptions;
+    use std::time::Duration;
+
+    /// Both ways of reading the catalog agree, before and after initialization.
+    #[tokio::test]
+    async fn xml_and_fallback_snapshots_agree() {
+        let url = fresh_database().await.url;
+        let manual = ConnectOptions {
+            auto_initialize: false,
+            validate_schema_on_connect: false,
+            ..ConnectOptions::default()
+        };
+        let store = PostgresMetadataStore::connect(&url, manual)
+            .await
+            .expect("connect");
+        let errors = ErrorContext::new("t".into(), Vec::new(), Duration::from_secs(5));
+        for initialize in [false, true] {
+            if initialize {
+                pycharter_core::SchemaManager::initialize(&store, Default::default())
+                    .await
+                    .expect("initialize");
+            }
+            let one = snapshot(store.pool(), &errors).await.expect("xml path");
+            let mut conn = store.pool().acquire().await.expect("acquire");
+            let two = snapshot_without_xml(&mut conn, &errors)
+                .await
+                .expect("fallback path");
+            assert_eq!(one, two);
+            assert_eq!(one.version_table_exists, initialize);
+            assert_eq!(one.applied.len(), if initialize { 2 } else { 0 });
+        }
+    }
+}

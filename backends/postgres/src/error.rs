@@ -1,0 +1,190 @@
+//! The one place where sqlx errors become pycharter errors.
+//!
+//! Every reason that leaves this module is scrubbed: the password of the URL (raw and
+//! percent-decoded) is replaced by `***`, and any URL found in a driver message goes through
+//! [`redact_url`]. sqlx messages do not normally embed the URL, but a password must never
+//! depend on "normally".
+
+use pycharter_core::{redact_url, Error};
+use std::fmt::Display;
+use std::time::Duration;
+
+/// SQLSTATE `invalid_password`.
+const INVALID_PASSWORD: &str = "28P01";
+/// SQLSTATE `invalid_authorization_specification` (e.g. no pg_hba.conf entry, unknown role).
+const INVALID_AUTHORIZATION: &str = "28000";
+/// SQLSTATE `lock_not_available`: `lock_timeout` expired.
+pub(crate) const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// What every error of one database carries: its redacted URL, the secrets to scrub from
+/// driver messages, and the connect timeout (reported by [`Error::ConnectTimeout`]).
+#[derive(Clone)]
+pub(crate) struct ErrorContext {
+    target: String,
+    secrets: Vec<String>,
+    connect_timeout: Duration,
+}
+
+// Hand-written so that the secrets can never end up in a `{:?}`.
+impl std::fmt::Debug for ErrorContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ErrorContext")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ErrorContext {
+    /// `target` must already be redacted; `secrets` are scrubbed from every reason.
+    pub(crate) fn new(target: String, secrets: Vec<String>, connect_timeout: Duration) -> Self {
+        let secrets = secrets.into_iter().filter(|s| !s.is_empty()).collect();
+        ErrorContext {
+            target,
+            secrets,
+            connect_timeout,
+        }
+    }
+
+    /// The redacted URL shown in every message.
+    pub(crate) fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The connect timeout this database was opened with.
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// `text` without any secret or unredacted URL.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = redact_urls_in(text);
+        for secret in &self.secrets {
+            out = out.replace(secret.as_str(), "***");
+        }
+        out
+    }
+
+    /// [`Error::Database`] with a scrubbed reason.
+    pub(crate) fn database(&self, reason: impl Display) -> Error {
+        Error::Database {
+            target: self.target.clone(),
+            reason: self.scrub(&reason.to_string()),
+        }
+    }
+
+    /// [`Error::ConnectTimeout`] for this database.
+    pub(crate) fn connect_timed_out(&self) -> Error {
+        Error::ConnectTimeout {
+            target: self.target.clone(),
+            timeout: self.connect_timeout,
+        }
+    }
+
+    /// Maps a sqlx error to the pycharter error a user can act on.
+    pub(crate) fn map(&self, err: sqlx::Error) -> Error {
+        let target = self.target.clone();
+        match err {
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                let reason = self.scrub(db.message());
+                match code.as_str() {
+                    INVALID_PASSWORD | INVALID_AUTHORIZATION => {
+                        Error::AuthenticationFailed { target, reason }
+                    }
+                    "" => Error::Database { target, reason },
+                    _ => Error::Database {
+                        target,
+                        reason: format!("{reason} (SQLSTATE {code})"),
+                    },
+                }
+            }
+            // Refused, reset, DNS failure: the server is not there (or went away).
+            sqlx::Error::Io(io) => Error::Unreachable {
+                target,
+                reason: self.scrub(&io.to_string()),
+            },
+            sqlx::Error::Tls(tls) => Error::Unreachable {
+                target,
+                reason: format!("TLS negotiation failed: {}", self.scrub(&tls.to_string())),
+            },
+            // The pool's acquire deadline is the connect timeout (see `connect`).
+            sqlx::Error::PoolTimedOut => self.connect_timed_out(),
+            sqlx::Error::Configuration(cfg) => Error::InvalidUrl {
+                url: target,
+                reason: self.scrub(&cfg.to_string()),
+            },
+            other => self.database(other),
+        }
+    }
+}
+
+/// Replaces every `postgres://…` / `postgresql://…` token in `text` with its redacted form.
+fn redact_urls_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("postgres") {
+        let candidate = &rest[start..];
+        let is_url = candidate.starts_with("postgres://") || candidate.starts_with("postgresql://");
+        if !is_url {
+            out.push_str(&rest[..start + "postgres".len()]);
+            rest = &rest[start + "postgres".len()..];
+            continue;
+        }
+        let len = candidate
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ')' | '>'))
+            .unwrap_or(candidate.len());
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url(&candidate[..len]));
+        rest = &candidate[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ErrorContext {
+        ErrorContext::new(
+            "postgres://app:***@db/meta".into(),
+            vec!["s3cret".into(), String::new()],
+            Duration::from_secs(2),
+        )
+    }
+
+    #[test]
+    fn scrub_removes_secrets_and_urls() {
+        let text = "failed: postgres://app:other@db/meta said s3cret; postgresql is fine";
+        let scrubbed = ctx().scrub(text);
+        assert!(!scrubbed.contains("s3cret"), "{scrubbed}");
+        assert!(!scrubbed.contains("other"), "{scrubbed}");
+        assert!(
+            scrubbed.contains("postgres://app:***@db/meta"),
+            "{scrubbed}"
+        );
+        assert!(scrubbed.ends_with("postgresql is fine"), "{scrubbed}");
+    }
+
+    #[test]
+    fn maps_io_pool_and_config_errors() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(matches!(
+            ctx().map(sqlx::Error::Io(refused)),
+            Error::Unreachable { .. }
+        ));
+        assert!(matches!(
+            ctx().map(sqlx::Error::PoolTimedOut),
+            Error::ConnectTimeout { timeout, .. } if timeout == Duration::from_secs(2)
+        ));
+        let cfg = sqlx::Error::Configuration("bad s3cret".into());
+        let err = ctx().map(cfg);
+        assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
+        assert!(!format!("{err} {err:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        assert!(!format!("{:?}", ctx()).contains("s3cret"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The SQL of every store operation, exactly as it is sent: public so that DBAs and tests can
+//! `EXPLAIN` it. Every statement is constant text with `$n` parameters; table names are the
+//! bundled ones ([`ArtifactKind::table`]), and the namespace is the connection's
+//! `search_path`, so nothing a user supplies is ever spliced into SQL.
+//!
+//! ```
+//! use pycharter_core::ArtifactKind;
+//! let latest = &pycharter_postgres::sql::statements(ArtifactKind::Schema).latest;
+//! assert!(latest.contains("ORDER BY version_sort_key DESC LIMIT 1"));
+//! ```
+
+use pycharter_core::ArtifactKind;
+use std::sync::LazyLock;
+
+/// The statements of one artifact kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statements {
+    /// The kind they serve.
+    pub kind: ArtifactKind,
+    /// Insert-if-absent, `RETURNING id, created_at` (no row: the key exists, or for an
+    /// attached kind the schema version is missing). Parameters: `$1` name, `$2` version,
+    /// then for schemas `$3` sort key and `$4` document, for attached kinds `$3` document
+    /// (the schema id is resolved by the same statement).
+    pub insert: String,
+    /// After an insert that returned nothing: `id, document, created_at` of the stored record
+    /// (all NULL when an attached kind's schema version exists without it; no row when the
+    /// schema version is missing). `$1` name, `$2` version.
+    pub existing: String,
+    /// `id, version, document, created_at` of `$1` name at `$2` version.
+    pub exact: String,
+    /// `id, version, document, created_at` of `$1` name at its highest version by semver
+    /// precedence: a backward scan of `idx_schemas_name_sort_key`, no sort.
+    pub latest: String,
+}
+
+/// Names of all stored schemas, ascending bytewise (Rust's `String` order).
+pub const SCHEMA_NAMES: &str =
+    r#"SELECT name FROM schemas GROUP BY name ORDER BY name COLLATE "C""#;
+
+/// Versions of `$1` name, ascending by semver precedence.
+pub const SCHEMA_VERSIONS: &str =
+    "SELECT version FROM schemas WHERE name = $1 ORDER BY version_sort_key";
+
+/// Deletes `$1` name at `$2` version; attached records go with it (ON DELETE CASCADE).
+pub const DELETE_SCHEMA_VERSION: &str = "DELETE FROM schemas WHERE name = $1 AND version = $2";
+
+static STATEMENTS: LazyLock<Vec<Statements>> =
+    LazyLock::new(|| ArtifactKind::ALL.into_iter().map(build).collect());
+
+/// The statements of `kind`.
+pub fn statements(kind: ArtifactKind) -> &'static Statements {
+    let index = ArtifactKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or_default();
+    &STATEMENTS[index]
+}
+
+fn build(kind: ArtifactKind) -> Statements {
+    if kind == ArtifactKind::Schema {
+        return Statements {
+            kind,
+            insert: "INSERT INTO schemas (name, version, version_sort_key, document) \
+                     VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (name, version) DO NOTHING RETURNING id, created_at"
+                .into(),
+            existing: "SELECT id, document, created_at FROM schemas \
+                       WHERE name = $1 AND version = $2"
+                .into(),
+            exact: "SELECT id, version, document, created_at FROM schemas \
+                    WHERE name = $1 AND version = $2"
+                .into(),
+            latest: "SELECT id, version, document, created_at FROM schemas \
+                     WHERE name = $1 ORDER BY version_sort_key DESC LIMIT 1"
+                .into(),
+        };
+    }
+    let table = kind.table();
+    Statements {
+        kind,
+        // INSERT ... SELECT: the schema id is resolved in the same statement, so a missing
+        // schema version inserts nothing (and a concurrent delete cannot slip in between).
+        insert: format!(
+            "INSERT INTO {table} (schema_id, document) \
+             SELECT id, $3 FROM schemas WHERE name = $1 AND version = $2 \
+             ON CONFLICT (schema_id) DO NOTHING RETURNING id, created_at"
+        ),
+        existing: format!(
+            "SELECT a.id, a.document, a.created_at \
+             FROM schemas s LEFT JOIN {table} a ON a.schema_id = s.id \
+             WHERE s.name = $1 AND s.version = $2"
+        ),
+        exact: format!(
+            "SELECT a.id, s.version, a.document, a.created_at \
+             FROM schemas s JOIN {table} a ON a.schema_id = s.id \
+             WHERE s.name = $1 AND s.version = $2"
+        ),
+        latest: format!(
+            "SELECT a.id, s.version, a.document, a.created_at \
+             FROM (SELECT id, version FROM schemas WHERE name = $1 \
+                   ORDER BY version_sort_key DESC LIMIT 1) s \
+             JOIN {table} a ON a.schema_id = s.id"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_statements() {
+        for kind in ArtifactKind::ALL {
+            let st = statements(kind);
+            assert_eq!(st.kind, kind);
+            assert!(st.insert.contains(kind.table()), "{}", st.insert);
+            assert!(st.latest.contains("version_sort_key DESC LIMIT 1"));
+        }
+    }
+}
