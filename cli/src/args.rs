@@ -1,0 +1,325 @@
+//! The command line, declared with clap derive. Parsing only: no I/O happens here.
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+use clap_complete::Shell;
+use pycharter_core::DowngradeTarget;
+use semver::Version;
+use std::time::Duration;
+
+/// The URL used when none is given: an SQLite file in the working directory, so that a
+/// newcomer can run `pycharter db init` with no server at all.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://pycharter.db";
+
+/// The environment variable naming the database (clap reads it for `--database-url`).
+pub const DATABASE_URL_ENV: &str = "PYCHARTER_DATABASE_URL";
+
+const TOP_EXAMPLES: &str = "\
+Examples:
+  pycharter db init                                  # SQLite file ./pycharter.db
+  pycharter db check postgres://app:secret@db:5432/meta
+  PYCHARTER_DATABASE_URL=postgres://app@db/meta pycharter db upgrade
+  pycharter completions bash > /etc/bash_completion.d/pycharter";
+
+const DB_EXAMPLES: &str = "\
+Database URL: the positional URL, else --database-url, else $PYCHARTER_DATABASE_URL,
+else sqlite://pycharter.db. Accepted forms: sqlite://PATH, sqlite::memory:,
+postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://), memory://.
+
+Exit codes: 0 ok; 1 invalid schema, failed check, refused or failed migration;
+2 usage error, invalid URL, cannot connect, migration lock timeout.
+
+Examples:
+  pycharter db init
+  pycharter db check postgres://app:secret@db:5432/meta --json
+  pycharter db history";
+
+const INIT_EXAMPLES: &str = "\
+Examples:
+  pycharter db init                                  # ./pycharter.db, created if missing
+  pycharter db init postgres://app:secret@db:5432/meta
+  pycharter db init sqlite://meta.db --dry-run       # print the SQL, change nothing
+  pycharter db init sqlite://meta.db --force         # recreate dropped tables/indexes";
+
+const UPGRADE_EXAMPLES: &str = "\
+Examples:
+  pycharter db upgrade postgres://app:secret@db:5432/meta
+  pycharter db upgrade sqlite://meta.db --to 1.1.0
+  pycharter db upgrade sqlite://meta.db --dry-run --json";
+
+const DOWNGRADE_EXAMPLES: &str = "\
+Examples:
+  pycharter db downgrade sqlite://meta.db --to 1.0.0
+  pycharter db downgrade sqlite://meta.db --to base --dry-run
+  pycharter db downgrade sqlite://meta.db --to base --allow-data-loss";
+
+const CURRENT_EXAMPLES: &str = "\
+Prints the version (exit 0), or says the database is not initialized (exit 1).
+
+Examples:
+  pycharter db current
+  pycharter db current postgres://app:secret@db:5432/meta --json";
+
+const HISTORY_EXAMPLES: &str = "\
+Without any URL (no positional, no --database-url, no $PYCHARTER_DATABASE_URL) lists the
+migrations bundled in this binary and touches no database.
+
+Examples:
+  pycharter db history                               # bundled migrations
+  pycharter db history sqlite://meta.db
+  pycharter db history postgres://app:secret@db:5432/meta --json";
+
+const CHECK_EXAMPLES: &str = "\
+Exit codes: 0 valid, 1 invalid (the message names the fix), 2 cannot run.
+
+Examples:
+  pycharter db check
+  pycharter db check postgres://app:secret@db:5432/meta --json
+  pycharter db check sqlite://meta.db || pycharter db upgrade sqlite://meta.db";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  pycharter completions bash > ~/.local/share/bash-completion/completions/pycharter
+  pycharter completions zsh > ~/.zfunc/_pycharter
+  pycharter completions fish > ~/.config/fish/completions/pycharter.fish";
+
+/// Versions, validates and migrates the database that holds pycharter's data-contract
+/// metadata.
+#[derive(Debug, Parser)]
+#[command(name = "pycharter", version, after_help = TOP_EXAMPLES)]
+pub struct Cli {
+    /// Options shared by every subcommand.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options accepted anywhere on the command line.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database URL, used when no positional URL is given.
+    // `hide_env_values`: clap would otherwise print the variable's value, password
+    // included, in `--help`.
+    #[arg(
+        long,
+        global = true,
+        env = DATABASE_URL_ENV,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+
+    /// Give up connecting after SECS seconds.
+    #[arg(long, global = true, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
+    pub connect_timeout: Duration,
+
+    /// Give up waiting for another deployer's migration lock after SECS seconds (default:
+    /// wait).
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
+    pub lock_timeout: Option<Duration>,
+
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG is used when absent.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Print nothing on success except what --json asks for; only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Top-level subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the database schema: init, upgrade, downgrade, current, history, check.
+    #[command(after_help = DB_EXAMPLES)]
+    Db {
+        /// The database command.
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Print a shell completion script on stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// `pycharter db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the schema, or apply what is pending (idempotent, safe to run concurrently).
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
+    /// Apply pending migrations, up to --to (default: the newest in this binary).
+    #[command(after_help = UPGRADE_EXAMPLES)]
+    Upgrade(UpgradeArgs),
+    /// Revert migrations above --to (a version, or `base` for nothing).
+    #[command(after_help = DOWNGRADE_EXAMPLES)]
+    Downgrade(DowngradeArgs),
+    /// Print the schema version the database is at.
+    #[command(after_help = CURRENT_EXAMPLES)]
+    Current(TargetArgs),
+    /// List the migrations: version, description, applied at, state, checksum.
+    #[command(after_help = HISTORY_EXAMPLES)]
+    History(TargetArgs),
+    /// Validate the schema against this binary.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(TargetArgs),
+}
+
+/// The database and the output format, common to every `db` subcommand.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Database URL (overrides --database-url and $PYCHARTER_DATABASE_URL).
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    /// Print one JSON document on stdout (errors too, as {"error", "kind"}).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pycharter db init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Database and output format.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also recreate missing tables and indexes of applied migrations; never drops data.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the SQL each step would run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pycharter db upgrade`
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Database and output format.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Stop at this version (default: the newest this binary ships).
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<Version>,
+    /// Print the SQL each step would run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pycharter db downgrade`
+#[derive(Debug, Args)]
+pub struct DowngradeArgs {
+    /// Database and output format.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Version to go down to (kept), or `base` to revert everything.
+    #[arg(long, value_name = "VERSION|base", value_parser = parse_downgrade_target)]
+    pub to: DowngradeTarget,
+    /// Print the SQL each step would run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Drop tables even when they hold rows.
+    #[arg(long)]
+    pub allow_data_loss: bool,
+}
+
+impl DbCommand {
+    /// The database and output options of any `db` subcommand.
+    pub fn target(&self) -> &TargetArgs {
+        match self {
+            DbCommand::Init(a) => &a.target,
+            DbCommand::Upgrade(a) => &a.target,
+            DbCommand::Downgrade(a) => &a.target,
+            DbCommand::Current(t) | DbCommand::History(t) | DbCommand::Check(t) => t,
+        }
+    }
+}
+
+/// The URL the user named, by precedence: positional, then `--database-url` (which clap
+/// fills from `$PYCHARTER_DATABASE_URL` when the flag is absent). `None`: nothing named.
+pub fn named_url<'a>(positional: Option<&'a str>, global: &'a GlobalArgs) -> Option<&'a str> {
+    // An empty value (e.g. `PYCHARTER_DATABASE_URL=` in a CI file) means "not set".
+    positional.filter(|u| !u.trim().is_empty()).or_else(|| {
+        global
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+    })
+}
+
+/// Seconds as an integer or a decimal (`10`, `0.5`).
+fn parse_seconds(raw: &str) -> Result<Duration, String> {
+    let secs: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{raw:?} is not a duration in seconds"))
+}
+
+/// `base` or a semver version.
+fn parse_downgrade_target(raw: &str) -> Result<DowngradeTarget, String> {
+    raw.parse()
+        .map_err(|e: pycharter_core::Error| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn positional_url_wins_over_flag() {
+        let cli = Cli::try_parse_from([
+            "pycharter",
+            "--database-url",
+            "sqlite://flag.db",
+            "db",
+            "check",
+            "sqlite://pos.db",
+        ])
+        .unwrap();
+        let Command::Db { command } = &cli.command else {
+            panic!("parsed {cli:?}");
+        };
+        assert_eq!(
+            named_url(command.target().url.as_deref(), &cli.global),
+            Some("sqlite://pos.db")
+        );
+        assert_eq!(named_url(None, &cli.global), Some("sqlite://flag.db"));
+        assert_eq!(named_url(Some(""), &cli.global), Some("sqlite://flag.db"));
+    }
+
+    #[test]
+    fn timeouts_accept_decimals_and_reject_negative() {
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn downgrade_requires_to_and_accepts_base() {
+        assert!(Cli::try_parse_from(["pycharter", "db", "downgrade"]).is_err());
+        let cli = Cli::try_parse_from(["pycharter", "db", "downgrade", "--to", "base"]).unwrap();
+        let Command::Db {
+            command: DbCommand::Downgrade(args),
+        } = cli.command
+        else {
+            panic!("parsed {cli:?}");
+        };
+        assert_eq!(args.to, DowngradeTarget::Base);
+    }
+
+    #[test]
+    fn verbose_and_quiet_conflict() {
+        assert!(Cli::try_parse_from(["pycharter", "-v", "-q", "db", "check"]).is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! Which backend a database URL selects, and opening it. The only module that knows the
+//! backend crates.
+
+use pycharter_core::{redact_url, BundledMigration, ConnectOptions, Error, Result, SchemaManager};
+use pycharter_memory::MemoryMetadataStore;
+use pycharter_postgres::PostgresMetadataStore;
+use pycharter_sqlite::SqliteMetadataStore;
+use std::time::Duration;
+
+/// The backends this binary ships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// `postgres://`, `postgresql://`
+    Postgres,
+    /// `sqlite:` (`sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:`)
+    Sqlite,
+    /// `memory://`: a fresh store per process, so only useful to try commands out.
+    Memory,
+}
+
+/// A database URL whose scheme selects a backend this binary ships.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    raw: String,
+    kind: BackendKind,
+}
+
+// Hand-written so that a `{:?}` in a log line or a panic cannot print the password.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("url", &self.redacted())
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl DatabaseUrl {
+    /// Picks the backend from the scheme. Anything else is [`Error::InvalidUrl`], whose
+    /// message lists the accepted forms.
+    ///
+    /// Only the scheme and the presence of a path are checked here; the backend parses the
+    /// rest (host, port, options) and reports its own [`Error::InvalidUrl`].
+    pub fn parse(raw: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: safe_display(raw),
+            reason,
+        };
+        let url = raw.trim();
+        let Some((scheme, rest)) = url.split_once(':') else {
+            return Err(invalid(format!(
+                "it has no scheme (for a file, write sqlite://{url})"
+            )));
+        };
+        let kind = match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" if rest.starts_with("//") => BackendKind::Postgres,
+            "memory" if rest.starts_with("//") => BackendKind::Memory,
+            "postgres" | "postgresql" | "memory" => {
+                return Err(invalid(format!("a {scheme} URL starts with {scheme}://")))
+            }
+            // The SQLite backend parses the path and options and reports its own errors.
+            "sqlite" => BackendKind::Sqlite,
+            "" => return Err(invalid("it has no scheme".into())),
+            other => {
+                return Err(invalid(format!(
+                    "unsupported scheme {other:?} (postgres:// and postgresql:// select \
+                     PostgreSQL, sqlite: selects SQLite, memory:// the in-memory store)"
+                )))
+            }
+        };
+        Ok(DatabaseUrl {
+            raw: url.to_string(),
+            kind,
+        })
+    }
+
+    /// The URL with its password replaced by `***`: the only form ever printed or logged.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.raw)
+    }
+
+    /// Connects to the backend, bounded by `options.connect_timeout`.
+    pub async fn open(&self, options: ConnectOptions) -> Result<Box<dyn SchemaManager>> {
+        let timeout = options.connect_timeout;
+        tracing::info!(database = %self.redacted(), backend = ?self.kind, "connecting");
+        // The backends bound their own connection attempts; this outer bound (with a little
+        // slack so their more precise error wins) guarantees a deploy script never hangs
+        // here, whatever the backend does.
+        let connecting = self.connect(options);
+        match tokio::time::timeout(timeout + Duration::from_secs(2), connecting).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::ConnectTimeout {
+                target: self.redacted(),
+                timeout,
+            }),
+        }
+    }
+
+    async fn connect(&self, options: ConnectOptions) -> Result<Box<dyn SchemaManager>> {
+        Ok(match self.kind {
+            BackendKind::Postgres => {
+                Box::new(PostgresMetadataStore::connect(&self.raw, options).await?)
+            }
+            BackendKind::Sqlite => {
+                Box::new(SqliteMetadataStore::connect(&self.raw, options).await?)
+            }
+            // A fresh, empty database (as a new file would be), so that `init` has work.
+            BackendKind::Memory => Box::new(MemoryMetadataStore::connect(options).await?),
+        })
+    }
+}
+
+/// The migrations this binary ships, in the SQLite flavour (the default backend), read
+/// without opening any database.
+pub fn bundled_migrations() -> Result<Vec<BundledMigration>> {
+    Ok(pycharter_sqlite::migrations())
+}
+
+/// `raw` safe to print even when it is not a URL: [`redact_url`] handles everything with a
+/// `://`; a scheme-less `user:password@host` would pass through it untouched.
+pub fn safe_display(raw: &str) -> String {
+    if raw.contains("://") {
+        return redact_url(raw);
+    }
+    match raw.rfind('@') {
+        Some(at) => match raw[..at].find(':') {
+            Some(colon) => format!("{}:***{}", &raw[..colon], &raw[at..]),
+            None => raw.to_string(),
+        },
+        None => raw.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(raw: &str) -> Result<BackendKind> {
+        DatabaseUrl::parse(raw).map(|u| u.kind)
+    }
+
+    #[test]
+    fn scheme_selects_backend() {
+        assert_eq!(kind("postgres://u:p@h/db").unwrap(), BackendKind::Postgres);
+        assert_eq!(kind("postgresql://h/db").unwrap(), BackendKind::Postgres);
+        assert_eq!(kind("POSTGRES://h/db").unwrap(), BackendKind::Postgres);
+        assert_eq!(kind("sqlite://pycharter.db").unwrap(), BackendKind::Sqlite);
+        assert_eq!(kind("sqlite:meta.db").unwrap(), BackendKind::Sqlite);
+        assert_eq!(kind("sqlite::memory:").unwrap(), BackendKind::Sqlite);
+        assert_eq!(kind("memory://").unwrap(), BackendKind::Memory);
+    }
+
+    #[test]
+    fn unknown_or_malformed_urls_are_invalid_and_list_the_forms() {
+        for raw in [
+            "mysql://x",
+            "pycharter.db",
+            "postgres:h/db",
+            ":nothing",
+            "memory:",
+        ] {
+            let err = kind(raw).unwrap_err();
+            assert!(matches!(err, Error::InvalidUrl { .. }), "{raw}: {err:?}");
+            assert!(
+                err.to_string().contains("postgres://USER:PASSWORD@HOST"),
+                "{err}"
+            );
+        }
+        assert!(kind("pycharter.db")
+            .unwrap_err()
+            .to_string()
+            .contains("sqlite://pycharter.db"));
+    }
+
+    #[test]
+    fn passwords_never_reach_messages_or_debug() {
+        let err = kind("mysql://u:hunter2@h/db").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = kind("u:hunter2@h/db").unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let url = DatabaseUrl::parse("postgres://u:hunter2@h/db").unwrap();
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(url.redacted(), "postgres://u:***@h/db");
+    }
+}

@@ -1,0 +1,319 @@
+//! Rendering: the human text and the JSON documents the commands print. Pure functions from
+//! core's types to strings, so the formats are unit-tested without a database.
+
+use crate::failure;
+use pycharter_core::{
+    AppliedMigration, BundledMigration, Direction, Error, MigrationReport, MigrationState,
+    MigrationStatus, SchemaInfo, StepReport,
+};
+use serde::Serialize;
+use serde_json::json;
+
+/// One JSON document, pretty-printed, newline-terminated.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    // Serialising core's plain data types cannot fail (string keys, no non-finite floats);
+    // should it ever, the error still comes out as a JSON document.
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => text + "\n",
+        Err(err) => format!(
+            "{}\n",
+            json!({"error": err.to_string(), "kind": "internal"})
+        ),
+    }
+}
+
+/// `{"error": "<message>", "kind": "<kind>"}`
+pub fn error_json(err: &Error) -> String {
+    to_json(&json!({"error": err.to_string(), "kind": failure::kind(err)}))
+}
+
+/// The report of `init` / `upgrade` / `downgrade`: its message, then one line per step; in a
+/// dry run each step is followed by the SQL it would run.
+pub fn report(report: &MigrationReport) -> String {
+    let mut out = format!("{}\n", report.message);
+    for step in &report.steps {
+        if report.dry_run {
+            out += &format!(
+                "\n-- would {} {}  {}\n",
+                verb_present(step.direction),
+                step.version,
+                step.description
+            );
+            if let Some(sql) = &step.sql {
+                out += sql.trim_end();
+                out += "\n";
+            }
+        } else {
+            out += &step_line(step);
+        }
+    }
+    out
+}
+
+fn step_line(step: &StepReport) -> String {
+    let took = step
+        .duration_ms
+        .map(|ms| format!(" ({ms} ms)"))
+        .unwrap_or_default();
+    format!(
+        "  {} {}  {}{took}\n",
+        verb_past(step.direction),
+        step.version,
+        step.description
+    )
+}
+
+fn verb_past(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "applied",
+        Direction::Down => "reverted",
+        Direction::Repair => "repaired",
+    }
+}
+
+fn verb_present(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Up => "apply",
+        Direction::Down => "revert",
+        Direction::Repair => "repair",
+    }
+}
+
+/// `check`: the message (which names the fix), then what exactly is missing or pending.
+pub fn schema_info(info: &SchemaInfo) -> String {
+    let mut out = format!("{}\n", info.message);
+    if info.valid {
+        return out;
+    }
+    for table in &info.missing_tables {
+        out += &format!("  missing table: {table}\n");
+    }
+    for index in &info.missing_indexes {
+        out += &format!("  missing index: {index}\n");
+    }
+    for version in &info.pending {
+        out += &format!("  pending migration: {version}\n");
+    }
+    for version in &info.drifted {
+        out += &format!("  drifted migration: {version}\n");
+    }
+    out
+}
+
+/// `current --json`: `{"database", "version", "applied_at"}` (nulls when uninitialized).
+pub fn current_json(database: &str, current: Option<&AppliedMigration>) -> String {
+    to_json(&json!({
+        "database": database,
+        "version": current.map(|m| &m.version),
+        "applied_at": current.map(|m| m.applied_at),
+    }))
+}
+
+/// `current`: the version alone (easy to capture in a script), or how to initialize.
+pub fn current(database: &str, current: Option<&AppliedMigration>) -> String {
+    match current {
+        Some(m) => format!("{}\n", m.version),
+        None => format!("{database}: not initialized — run: pycharter db init {database}\n"),
+    }
+}
+
+/// One entry of `history` when no database was named: what this binary bundles. Same fields
+/// as core's [`MigrationStatus`], with `state` always `"bundled"` (core's enum has no such
+/// state: it describes a database).
+#[derive(Debug, Serialize)]
+pub struct BundledStatus {
+    /// Version string.
+    pub version: String,
+    /// Description.
+    pub description: String,
+    /// Always `"bundled"`.
+    pub state: &'static str,
+    /// Always null: nothing was applied anywhere.
+    pub applied_at: Option<String>,
+    /// Always null.
+    pub execution_ms: Option<i64>,
+    /// Checksum of the bundled SQL.
+    pub checksum: String,
+    /// Always null: there is no recorded checksum to compare.
+    pub checksum_ok: Option<bool>,
+}
+
+impl From<&BundledMigration> for BundledStatus {
+    fn from(m: &BundledMigration) -> Self {
+        BundledStatus {
+            version: m.version.to_string(),
+            description: m.description.clone(),
+            state: "bundled",
+            applied_at: None,
+            execution_ms: None,
+            checksum: m.checksum.clone(),
+            checksum_ok: None,
+        }
+    }
+}
+
+/// `history` of a database, as a table.
+pub fn history(statuses: &[MigrationStatus]) -> String {
+    let rows = statuses.iter().map(|s| {
+        [
+            s.version.clone(),
+            s.description.clone(),
+            s.applied_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "-".into()),
+            state_label(s.state).into(),
+            match s.checksum_ok {
+                Some(true) => "yes".into(),
+                Some(false) => "NO".into(),
+                None => "-".into(),
+            },
+        ]
+    });
+    table(rows.collect())
+}
+
+/// `history` without a database: the bundled migrations, as a table.
+pub fn bundled_history(statuses: &[BundledStatus]) -> String {
+    let rows = statuses.iter().map(|s| {
+        [
+            s.version.clone(),
+            s.description.clone(),
+            "-".into(),
+            s.state.into(),
+            "-".into(),
+        ]
+    });
+    table(rows.collect())
+}
+
+fn state_label(state: MigrationState) -> &'static str {
+    match state {
+        MigrationState::Applied => "applied",
+        MigrationState::Pending => "pending",
+        MigrationState::Drifted => "DRIFTED",
+        MigrationState::Unknown => "UNKNOWN",
+    }
+}
+
+/// Left-aligned columns separated by two spaces, under a header.
+fn table(rows: Vec<[String; 5]>) -> String {
+    let header = [
+        "VERSION",
+        "DESCRIPTION",
+        "APPLIED AT",
+        "STATE",
+        "CHECKSUM OK",
+    ]
+    .map(String::from);
+    let mut widths = [0usize; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        out += cells.join("  ").trim_end();
+        out += "\n";
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pycharter_core::{plan::plan_upgrade, spec::bundle_logical};
+
+    fn dry_run_report() -> MigrationReport {
+        let bundled = bundle_logical("test");
+        let plan = plan_upgrade(&bundled, &[], None, "sqlite://t.db").unwrap();
+        MigrationReport::new("init", "sqlite://t.db", &plan, true, &[])
+    }
+
+    #[test]
+    fn report_lists_each_step_with_its_duration() {
+        let bundled = bundle_logical("test");
+        let plan = plan_upgrade(&bundled, &[], None, "sqlite://t.db").unwrap();
+        let text = report(&MigrationReport::new(
+            "init",
+            "sqlite://t.db",
+            &plan,
+            false,
+            &[12, 3],
+        ));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[0].contains("initialized, base → 1.1.0 (applied 2 migrations)"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[1],
+            "  applied 1.0.0  Create the metadata tables and their indexes (12 ms)"
+        );
+        assert!(lines[2].starts_with("  applied 1.1.0  ") && lines[2].ends_with("(3 ms)"));
+    }
+
+    #[test]
+    fn dry_run_report_prints_the_sql() {
+        let text = report(&dry_run_report());
+        assert!(text.starts_with("Dry run, nothing changed:"), "{text}");
+        assert!(text.contains("-- would apply 1.0.0  Create the metadata tables"));
+        assert!(text.contains("-- test: create tables [schemas"), "{text}");
+    }
+
+    #[test]
+    fn check_output_lists_what_is_missing() {
+        let info = SchemaInfo {
+            valid: false,
+            state: pycharter_core::SchemaState::MissingTables,
+            version: Some("1.1.0".into()),
+            expected_version: "1.1.0".into(),
+            missing_tables: vec!["ownership".into()],
+            missing_indexes: vec!["idx_ownership_schema_id".into()],
+            pending: vec![],
+            drifted: vec![],
+            database: "sqlite://t.db".into(),
+            message: "Missing tables: ownership — run: pycharter db init sqlite://t.db --force"
+                .into(),
+        };
+        let text = schema_info(&info);
+        assert!(text.contains("  missing table: ownership\n"), "{text}");
+        assert!(text.contains("  missing index: idx_ownership_schema_id\n"));
+    }
+
+    #[test]
+    fn history_table_aligns_columns() {
+        let bundled = bundle_logical("test");
+        let statuses: Vec<BundledStatus> = bundled.iter().map(BundledStatus::from).collect();
+        let text = bundled_history(&statuses);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + bundled.len());
+        let state_col = lines[0].find("STATE").unwrap();
+        assert_eq!(lines[1].find("bundled"), Some(state_col), "{text}");
+        assert_eq!(lines[2].find("bundled"), Some(state_col), "{text}");
+    }
+
+    #[test]
+    fn bundled_json_has_the_fields_of_migration_status() {
+        let bundled = bundle_logical("test");
+        let status = BundledStatus::from(&bundled[0]);
+        let value: serde_json::Value = serde_json::from_str(&to_json(&status)).unwrap();
+        assert_eq!(value["state"], "bundled");
+        assert_eq!(value["version"], "1.0.0");
+        assert!(value["applied_at"].is_null());
+    }
+
+    #[test]
+    fn current_json_has_nulls_when_uninitialized() {
+        let value: serde_json::Value =
+            serde_json::from_str(&current_json("sqlite://t.db", None)).unwrap();
+        assert_eq!(value["database"], "sqlite://t.db");
+        assert!(value["version"].is_null() && value["applied_at"].is_null());
+    }
+}

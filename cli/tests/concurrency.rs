@@ -1,0 +1,50 @@
+//! Sixteen deployers run `pycharter db init` at the same moment: all succeed, and each
+//! migration is recorded exactly once.
+
+mod common;
+
+use common::*;
+
+const DEPLOYERS: usize = 16;
+
+/// Starts every process before waiting for any, so they really overlap.
+fn init_concurrently(url: &str) {
+    let children: Vec<_> = (0..DEPLOYERS)
+        .map(|_| {
+            pycharter_std()
+                .args(["db", "init", url])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn pycharter")
+        })
+        .collect();
+    let mut applied_by = 0;
+    for child in children {
+        let out = child.wait_with_output().expect("wait for pycharter");
+        assert_code(&out, 0);
+        let text = stdout(&out);
+        if text.contains("  applied 1.0.0  ") {
+            applied_by += 1;
+        } else {
+            assert!(text.contains("nothing to do"), "{text}");
+        }
+    }
+    assert_eq!(applied_by, 1, "exactly one deployer applies the migrations");
+}
+
+#[test]
+fn sixteen_inits_on_one_sqlite_file() {
+    let db = sqlite_db();
+    init_concurrently(&db.url);
+    assert_one_row_per_migration(|q| sqlite_i64(&db.path, q));
+    assert_code(&run(&["db", "check", &db.url]), 0);
+}
+
+#[test]
+fn sixteen_inits_on_one_postgres_database() {
+    let db = pg_database();
+    init_concurrently(&db.url);
+    assert_one_row_per_migration(|q| pg_i64(&db.url, q));
+    assert_code(&run(&["db", "check", &db.url]), 0);
+}

@@ -1,0 +1,164 @@
+//! A real `pycharter` process SIGKILLed in the middle of a migration transaction on
+//! PostgreSQL, the way an orchestrator kills a deploy job: the database stays at its previous
+//! version with no partial object and no lost row, `db check` reports the pending migration,
+//! and rerunning the command succeeds.
+//!
+//! To kill it *mid-transaction* (not before or after), the test makes a step block: the 1.1.0
+//! step is `CREATE INDEX … ON schemas`, so a session of the test holds `LOCK TABLE schemas IN
+//! ACCESS EXCLUSIVE MODE`; for `init` on an empty database it holds an uncommitted `CREATE
+//! TABLE coercion_rules`, which the 1.0.0 step (after creating the version table, `schemas`
+//! and its indexes) waits on. The kill comes once the server shows the pycharter session
+//! waiting on that lock.
+
+mod reliability_support;
+
+use pycharter_core::{ConnectOptions, MetadataStore};
+use pycharter_postgres::PostgresMetadataStore;
+use reliability_support::*;
+use serde_json::json;
+use std::time::Duration;
+
+const UPGRADE_TRIALS: usize = 5;
+const INIT_TRIALS: usize = 3;
+/// Contracts stored before the crashes; every one must survive them.
+const ROWS: usize = 20;
+const BOUND: Duration = Duration::from_secs(30);
+
+/// Stores `ROWS` schema versions (with ownership) through the library, on a database at 1.0.0.
+fn store_rows(url: &str) {
+    block_on(async {
+        let options = ConnectOptions {
+            auto_initialize: false,
+            ..ConnectOptions::default()
+        };
+        // This build's 1.0.0 alone: the database is valid for it, so writes are admitted.
+        let first = PostgresMetadataStore::migrations()[..1].to_vec();
+        let store = PostgresMetadataStore::connect_with_migrations(url, options, first)
+            .await
+            .expect("connect at 1.0.0");
+        for i in 0..ROWS {
+            let version = format!("1.{i}.0");
+            store
+                .store_schema("orders", &version, &json!({"type": "object"}))
+                .await
+                .expect("store");
+            store
+                .store_ownership("orders", &version, &json!({"team": i}))
+                .await
+                .expect("store ownership");
+        }
+        store.close().await;
+    });
+}
+
+/// Spawns `pycharter args…`, waits until its server session is blocked on a lock, SIGKILLs
+/// it, releases the lock by rolling `blocker` back, then waits until the server has ended
+/// the orphaned session (it notices the dead client once the lock is granted).
+///
+/// Returns how many relation locks the killed transaction held: the objects it had already
+/// created or altered, i.e. the work the crash must undo.
+fn kill_while_blocked(url: &str, args: &[&str], mut blocker: PgSession) -> i64 {
+    let child = spawn(args);
+    wait_until("pycharter blocked mid-migration", BOUND, || {
+        pycharter_sessions(url, None).1 == 1
+    });
+    // Inside the migration transaction: it holds the migration lock.
+    let (advisory, relations) = pycharter_granted_locks(url);
+    assert_eq!(advisory, 1, "the blocked deployer holds the migration lock");
+    sigkill(child);
+    blocker.exec("ROLLBACK");
+    drop(blocker);
+    wait_until("the killed deployer's session ended", BOUND, || {
+        pycharter_sessions(url, None).0 == 0
+    });
+    relations
+}
+
+fn check_json(url: &str) -> serde_json::Value {
+    let out = run(&["db", "check", url, "--json"]);
+    assert_code(&out, 1);
+    json(&out)
+}
+
+#[test]
+fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
+    let db = pg_database();
+    assert_code(&run(&["db", "upgrade", &db.url, "--to", "1.0.0"]), 0);
+    store_rows(&db.url);
+
+    let mut trials = 0;
+    for _ in 0..UPGRADE_TRIALS {
+        let mut blocker = PgSession::open(&db.url);
+        blocker.exec("BEGIN; LOCK TABLE schemas IN ACCESS EXCLUSIVE MODE;");
+        let held = kill_while_blocked(&db.url, &["db", "upgrade", &db.url], blocker);
+        // At least the version table it wrote to.
+        assert!(
+            held >= 1,
+            "killed inside the transaction ({held} relation locks)"
+        );
+        trials += 1;
+
+        assert_eq!(
+            pg_versions(&db.url),
+            vec!["1.0.0"],
+            "one row per applied migration"
+        );
+        assert!(
+            !pg_index_exists(&db.url, INDEX_1_1_0),
+            "no partial 1.1.0 index"
+        );
+        assert_eq!(pg_i64(&db.url, "SELECT count(*) FROM schemas"), ROWS as i64);
+        assert_eq!(
+            pg_i64(&db.url, "SELECT count(*) FROM ownership"),
+            ROWS as i64
+        );
+        let info = check_json(&db.url);
+        assert_eq!(info["state"], "outdated", "{info}");
+        assert_eq!(info["version"], "1.0.0", "{info}");
+        assert_eq!(info["pending"], json!(["1.1.0"]), "{info}");
+    }
+    assert_eq!(trials, UPGRADE_TRIALS);
+
+    // The rerun finds the lock free and the migration still pending.
+    let out = run(&["db", "upgrade", &db.url, "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(applied_steps(&out), vec!["1.1.0"]);
+    assert_code(&run(&["db", "check", &db.url]), 0);
+    assert_eq!(pg_versions(&db.url), ALL_VERSIONS);
+    assert!(pg_index_exists(&db.url, INDEX_1_1_0));
+    assert_eq!(pg_i64(&db.url, "SELECT count(*) FROM schemas"), ROWS as i64);
+    assert_eq!(
+        pg_i64(&db.url, "SELECT count(*) FROM ownership"),
+        ROWS as i64
+    );
+}
+
+#[test]
+fn sigkill_mid_init_leaves_an_empty_postgres_database_empty() {
+    let db = pg_database();
+    for _ in 0..INIT_TRIALS {
+        let mut blocker = PgSession::open(&db.url);
+        // Uncommitted, so invisible to pycharter's IF NOT EXISTS: its own CREATE TABLE of the
+        // same name waits for this transaction to end.
+        blocker.exec("BEGIN; CREATE TABLE coercion_rules (blocker int);");
+        let held = kill_while_blocked(&db.url, &["db", "init", &db.url], blocker);
+        // The version table, `schemas` and its indexes were created before the wait.
+        assert!(
+            held >= 4,
+            "killed after creating objects ({held} relation locks)"
+        );
+
+        assert_eq!(
+            pg_tables(&db.url),
+            Vec::<String>::new(),
+            "nothing left behind"
+        );
+        let info = check_json(&db.url);
+        assert_eq!(info["state"], "uninitialized", "{info}");
+    }
+    let out = run(&["db", "init", &db.url, "--json"]);
+    assert_code(&out, 0);
+    assert_eq!(applied_steps(&out), ALL_VERSIONS);
+    assert_code(&run(&["db", "check", &db.url]), 0);
+    assert_eq!(pg_versions(&db.url), ALL_VERSIONS);
+}
