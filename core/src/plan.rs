@@ -517,24 +517,7 @@ impl MigrationReport {
                 duration_ms: durations_ms.get(i).copied(),
             })
             .collect();
-        let at = |v: &Option<String>| v.clone().unwrap_or_else(|| "base".into());
-        let message = if plan.is_empty() {
-            format!("{target} is already at {}, nothing to do", at(&from))
-        } else if dry_run {
-            format!(
-                "Dry run: {action} of {target} would run {} step(s) from {} to {}; nothing was changed",
-                plan.steps.len(),
-                at(&from),
-                at(&to)
-            )
-        } else {
-            format!(
-                "{action}: {target} went from {} to {} ({} step(s))",
-                at(&from),
-                at(&to),
-                plan.steps.len()
-            )
-        };
+        let message = report_message(action, target, plan, dry_run);
         MigrationReport {
             action: action.to_string(),
             database: target.to_string(),
@@ -545,6 +528,46 @@ impl MigrationReport {
             message,
         }
     }
+}
+
+/// "sqlite://x.db: upgraded, 1.0.0 → 1.1.0 (applied 1 migration)", and the like.
+fn report_message(action: &str, target: &str, plan: &MigrationPlan, dry_run: bool) -> String {
+    let at = |v: &Option<Version>| v.as_ref().map_or("base".to_string(), ToString::to_string);
+    if plan.is_empty() {
+        return format!("{target} is already at {}, nothing to do", at(&plan.from));
+    }
+    let mut parts = Vec::new();
+    for (direction, done, todo) in [
+        (Direction::Repair, "repaired", "repair"),
+        (Direction::Up, "applied", "apply"),
+        (Direction::Down, "reverted", "revert"),
+    ] {
+        let n = plan
+            .steps
+            .iter()
+            .filter(|s| s.direction == direction)
+            .count();
+        let noun = if n == 1 { "migration" } else { "migrations" };
+        if n > 0 {
+            parts.push(format!("{} {n} {noun}", if dry_run { todo } else { done }));
+        }
+    }
+    let path = if plan.from == plan.to {
+        format!("at {}", at(&plan.to))
+    } else {
+        format!("{} → {}", at(&plan.from), at(&plan.to))
+    };
+    let parts = parts.join(", ");
+    if dry_run {
+        return format!("Dry run, nothing changed: {action} of {target} would go {path} ({parts})");
+    }
+    let done = match action {
+        "init" => "initialized",
+        "upgrade" => "upgraded",
+        "downgrade" => "downgraded",
+        other => other,
+    };
+    format!("{target}: {done}, {path} ({parts})")
 }
 
 #[cfg(test)]
@@ -702,6 +725,20 @@ mod tests {
                 MigrationState::Unknown
             ]
         );
+    }
+
+    #[test]
+    fn report_messages_say_what_happened() {
+        let b = bundle_logical("t");
+        let plan = plan_upgrade(&b, &[], None, T).unwrap();
+        let done = MigrationReport::new("init", T, &plan, false, &[1, 2]);
+        assert_eq!(
+            done.message,
+            "memory://: initialized, base → 1.1.0 (applied 2 migrations)"
+        );
+        let dry = MigrationReport::new("init", T, &plan, true, &[]);
+        assert_eq!(dry.message, "Dry run, nothing changed: init of memory:// would go base → 1.1.0 (apply 2 migrations)");
+        assert!(dry.steps.iter().all(|s| s.sql.is_some()));
     }
 
     #[test]
