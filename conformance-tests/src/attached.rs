@@ -32,7 +32,7 @@ pub async fn attached_kinds_round_trip<H: BackendHarness>(h: &H) {
             assert_eq!(record.kind, kind);
             assert_eq!(record.name, "orders");
             assert_eq!(record.version.to_string(), version);
-            assert_eq!(record.document, doc);
+            assert_eq!(*record.document, doc);
         }
         let latest = get_kind(&store, kind, "orders", None)
             .await
@@ -40,7 +40,7 @@ pub async fn attached_kinds_round_trip<H: BackendHarness>(h: &H) {
             .expect("attached to the latest version");
         assert_eq!(latest.version.to_string(), "1.10.0", "{kind}");
         assert_eq!(latest.id, ids[0]);
-        assert_eq!(latest.document, attached_doc(kind, "1.10.0"));
+        assert_eq!(*latest.document, attached_doc(kind, "1.10.0"));
     }
     // Attachments never show up as schemas.
     let schema = store
@@ -48,7 +48,7 @@ pub async fn attached_kinds_round_trip<H: BackendHarness>(h: &H) {
         .await
         .expect("get")
         .expect("stored");
-    assert_eq!(schema.document, schema_doc("1.10.0"));
+    assert_eq!(*schema.document, schema_doc("1.10.0"));
 }
 
 /// Attaching any kind to a schema version that does not exist is `NotFound`; nothing is
@@ -115,7 +115,7 @@ pub async fn attached_artifacts_are_immutable<H: BackendHarness>(h: &H) {
             .await
             .expect("get")
             .expect("kept");
-        assert_eq!(kept.document, original, "{kind}");
+        assert_eq!(*kept.document, original, "{kind}");
     }
 }
 

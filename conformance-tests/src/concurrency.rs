@@ -113,5 +113,5 @@ pub async fn concurrent_writers_of_different_documents_one_wins<H: BackendHarnes
         .expect("get")
         .expect("stored");
     assert_eq!(record.id, id);
-    assert_eq!(record.document, schema_doc(&format!("writer {winner}")));
+    assert_eq!(*record.document, schema_doc(&format!("writer {winner}")));
 }

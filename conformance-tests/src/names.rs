@@ -34,7 +34,7 @@ pub async fn hostile_names_round_trip_exactly<H: BackendHarness>(h: &H) {
             .expect("stored");
         assert_eq!(record.id, id);
         assert_eq!(record.name, name);
-        assert_eq!(record.document, schema_doc(name));
+        assert_eq!(*record.document, schema_doc(name));
         let versions = store.list_versions(name).await.expect("list versions");
         assert_eq!(strings(&versions), ["1.0.0"], "{name:?}");
     }

@@ -94,7 +94,7 @@ pub async fn initialize_creates_the_whole_schema<H: BackendHarness>(h: &H) {
         let read = get_kind(&store, kind, "orders", Some("1.0.0"))
             .await
             .expect("read");
-        assert_eq!(read.map(|r| r.document), Some(doc), "{kind}");
+        assert_eq!(read.map(|r| (*r.document).clone()), Some(doc), "{kind}");
     }
 }
 
@@ -208,7 +208,10 @@ pub async fn newer_schema_refuses_writes<H: BackendHarness>(h: &H) {
     );
 
     let read = reader.get_schema("orders", None).await.expect("reads work");
-    assert_eq!(read.map(|r| r.document), Some(schema_doc("kept")));
+    assert_eq!(
+        read.map(|r| (*r.document).clone()),
+        Some(schema_doc("kept"))
+    );
     let err = reader
         .store_schema("orders", "2.0.0", &schema_doc("x"))
         .await
@@ -288,9 +291,15 @@ pub async fn missing_table_is_reported_and_force_restores_it<H: BackendHarness>(
         .any(|s| s.direction == Direction::Repair));
     assert!(store.validate().await.expect("validate").valid);
     let kept = store.get_schema("orders", None).await.expect("get");
-    assert_eq!(kept.map(|r| r.document), Some(schema_doc("kept")));
+    assert_eq!(
+        kept.map(|r| (*r.document).clone()),
+        Some(schema_doc("kept"))
+    );
     let kept = store.get_metadata("orders", None).await.expect("get");
-    assert_eq!(kept.map(|r| r.document), Some(json!({"kept": true})));
+    assert_eq!(
+        kept.map(|r| (*r.document).clone()),
+        Some(json!({"kept": true}))
+    );
     assert!(store
         .get_ownership("orders", None)
         .await
@@ -340,7 +349,10 @@ pub async fn missing_index_is_reported_and_force_restores_it<H: BackendHarness>(
         .expect("initialize --force");
     assert!(other.validate().await.expect("validate").valid);
     let kept = other.get_schema("orders", None).await.expect("get");
-    assert_eq!(kept.map(|r| r.document), Some(schema_doc("kept")));
+    assert_eq!(
+        kept.map(|r| (*r.document).clone()),
+        Some(schema_doc("kept"))
+    );
 }
 
 /// A recorded checksum that differs from the bundled migration is `ChecksumDrift`; store

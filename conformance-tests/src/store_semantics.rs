@@ -33,7 +33,7 @@ pub async fn latest_is_semver_precedence<H: BackendHarness>(h: &H) {
             .expect("get latest")
             .expect("stored");
         assert_eq!(record.version.to_string(), latest, "latest of {name}");
-        assert_eq!(record.document, schema_doc(latest), "document of {name}");
+        assert_eq!(*record.document, schema_doc(latest), "document of {name}");
     }
 }
 
@@ -58,7 +58,7 @@ pub async fn get_exact_version<H: BackendHarness>(h: &H) {
         assert_eq!(record.kind, ArtifactKind::Schema);
         assert_eq!(record.name, "orders");
         assert_eq!(record.version.to_string(), version);
-        assert_eq!(record.document, schema_doc(version));
+        assert_eq!(*record.document, schema_doc(version));
     }
     for (name, version) in [
         ("orders", "1.5.0"),
@@ -116,7 +116,7 @@ pub async fn different_document_is_a_version_conflict<H: BackendHarness>(h: &H) 
         .expect("get")
         .expect("still stored");
     assert_eq!(record.id, id);
-    assert_eq!(record.document, original);
+    assert_eq!(*record.document, original);
 }
 
 /// A document that is not a JSON Schema is `InvalidDocument`, and nothing is written.

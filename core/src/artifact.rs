@@ -4,6 +4,7 @@ use crate::version::ContractVersion;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// What a stored document is. Every kind is keyed by a schema `(name, version)`; the
 /// non-schema kinds are attached to an existing schema version.
@@ -96,8 +97,9 @@ pub struct ArtifactRecord {
     pub name: String,
     /// Schema version it belongs to.
     pub version: ContractVersion,
-    /// The document itself.
-    pub document: serde_json::Value,
+    /// The document itself, shared: a backend that keeps documents in memory hands out a
+    /// reference count, not a deep copy (the in-memory backend's reads depend on it).
+    pub document: Arc<serde_json::Value>,
     /// When it was first stored.
     pub created_at: DateTime<Utc>,
 }

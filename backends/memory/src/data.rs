@@ -77,7 +77,7 @@ impl State {
             kind,
             name,
             version,
-            document,
+            document: Arc::new(document),
             created_at: Utc::now(),
         };
         let stored = Arc::new(record.clone());

@@ -36,7 +36,7 @@ fn record(name: &str, version: &str, document: Value) -> ArtifactRecord {
         kind: ArtifactKind::Schema,
         name: name.to_string(),
         version: ContractVersion::parse(version).expect("valid version"),
-        document,
+        document: document.into(),
         created_at: chrono::Utc::now(),
     }
 }

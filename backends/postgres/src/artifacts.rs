@@ -11,6 +11,7 @@ use pycharter_core::{
     PutOutcome, Result, VersionSelector,
 };
 use serde_json::Value;
+use std::sync::Arc;
 
 /// How often an insert-if-absent is retried when the row it collided with vanished before it
 /// could be read (a concurrent delete); more than that is a store being hammered, reported.
@@ -170,7 +171,7 @@ impl PostgresMetadataStore {
             kind,
             name: name.to_string(),
             version: self.parse_version(&version)?,
-            document,
+            document: Arc::new(document),
             created_at,
         }))
     }
@@ -195,7 +196,7 @@ fn record(
         kind: artifact.kind,
         name: artifact.name.clone(),
         version: artifact.version.clone(),
-        document,
+        document: Arc::new(document),
         created_at,
     }
 }

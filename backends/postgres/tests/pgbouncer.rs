@@ -61,7 +61,7 @@ async fn client(url: String, n: usize) -> Result<(), String> {
             .await
             .map_err(|e| step("get_schema", e))?
             .ok_or_else(|| format!("client {n}: {version} not found after storing it"))?;
-        if got.document != doc {
+        if *got.document != doc {
             return Err(format!("client {n}: {version} read back differently"));
         }
     }

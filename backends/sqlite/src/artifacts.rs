@@ -12,6 +12,7 @@ use pycharter_core::{
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
+use std::sync::Arc;
 
 /// Columns every lookup returns, in the order [`record`] reads them.
 const SCHEMA_COLUMNS: &str = "s.id, s.name, s.version, s.document, s.created_at";
@@ -76,8 +77,9 @@ impl SqliteMetadataStore {
             kind,
             name: get_text(1)?,
             version: ContractVersion::parse(&version).map_err(|e| self.corrupt("version", e))?,
-            document: serde_json::from_str(&get_text(3)?)
-                .map_err(|e| self.corrupt("document", e))?,
+            document: Arc::new(
+                serde_json::from_str(&get_text(3)?).map_err(|e| self.corrupt("document", e))?,
+            ),
             created_at: DateTime::parse_from_rfc3339(&created_at)
                 .map_err(|e| self.corrupt("created_at", e))?
                 .with_timezone(&Utc),
@@ -159,7 +161,7 @@ impl SqliteMetadataStore {
                 kind: artifact.kind,
                 name: artifact.name,
                 version: artifact.version,
-                document: artifact.document,
+                document: Arc::new(artifact.document),
                 created_at,
             }));
         }

@@ -77,6 +77,6 @@ async fn attached_artifacts_need_their_schema_and_follow_the_latest() {
         .await
         .unwrap();
     let latest = store.get_metadata("orders", None).await.unwrap().unwrap();
-    assert_eq!(latest.document, json!({"k": 2}));
+    assert_eq!(*latest.document, json!({"k": 2}));
     assert_eq!(latest.version.to_string(), "2.0.0");
 }

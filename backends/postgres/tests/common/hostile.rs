@@ -157,7 +157,7 @@ where
             .unwrap_or_else(|e| panic!("{name:?} must be accepted: {e}"));
         let got = store.get_schema(name, None).await.unwrap().expect("stored");
         assert_eq!(&got.name, name);
-        assert_eq!(got.document, schema);
+        assert_eq!(*got.document, schema);
         assert_eq!(
             store.list_versions(name).await.unwrap().len(),
             1,
@@ -289,7 +289,7 @@ where
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(got.document, odd_schema);
+    assert_eq!(*got.document, odd_schema);
     let deepest = nested(MAX_DOCUMENT_DEPTH);
     store
         .store_metadata("docs", "1.0.0", &deepest)
@@ -300,7 +300,7 @@ where
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(got.document, deepest);
+    assert_eq!(*got.document, deepest);
     tried.accepted_documents += 2;
     assert_eq!(total_rows().await, rows + 2);
 
