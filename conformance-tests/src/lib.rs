@@ -34,6 +34,7 @@ pub mod deletion;
 pub mod migrations;
 pub mod names;
 pub mod postgres_harness;
+pub mod properties;
 pub mod schema_states;
 pub mod store_semantics;
 mod support;
@@ -193,6 +194,9 @@ macro_rules! conformance_suite {
             concurrency::concurrent_initialize_applies_each_migration_once,
             concurrency::concurrent_writers_of_the_same_document_share_one_id,
             concurrency::concurrent_writers_of_different_documents_one_wins,
+            properties::latest_is_the_semver_maximum,
+            properties::documents_round_trip,
+            properties::store_and_delete_agree_with_a_model,
         }
     };
     (@emit names (); $($module:ident :: $case:ident),* $(,)?) => {
@@ -261,6 +265,7 @@ mod tests {
             ("migrations", include_str!("migrations.rs")),
             ("connect", include_str!("connect.rs")),
             ("concurrency", include_str!("concurrency.rs")),
+            ("properties", include_str!("properties.rs")),
         ];
         let mut defined = Vec::new();
         for (module, source) in modules {
