@@ -11,6 +11,12 @@ use std::time::Duration;
 
 /// SQLSTATE `invalid_password`.
 const INVALID_PASSWORD: &str = "28P01";
+/// SQLSTATE `admin_shutdown`: the session was terminated (server shutdown, pg_terminate_backend).
+const ADMIN_SHUTDOWN: &str = "57P01";
+/// SQLSTATE `crash_shutdown`: another server process crashed; the server is resetting.
+const CRASH_SHUTDOWN: &str = "57P02";
+/// SQLSTATE `cannot_connect_now`: the server is starting up or shutting down.
+const CANNOT_CONNECT_NOW: &str = "57P03";
 /// SQLSTATE `invalid_authorization_specification` (e.g. no pg_hba.conf entry, unknown role).
 const INVALID_AUTHORIZATION: &str = "28000";
 /// SQLSTATE `lock_not_available`: `lock_timeout` expired.
@@ -91,6 +97,12 @@ impl ErrorContext {
                     INVALID_PASSWORD | INVALID_AUTHORIZATION => {
                         Error::AuthenticationFailed { target, reason }
                     }
+                    // The server ended the session (restart, failover, pg_terminate_backend)
+                    // or is starting up: the fix is the server's, not a schema check.
+                    ADMIN_SHUTDOWN | CRASH_SHUTDOWN | CANNOT_CONNECT_NOW => Error::Unreachable {
+                        target,
+                        reason: format!("{reason} (SQLSTATE {code})"),
+                    },
                     "" => Error::Database { target, reason },
                     _ => Error::Database {
                         target,

@@ -69,6 +69,7 @@ mod catalog;
 mod config;
 mod error;
 mod executor;
+mod pool;
 pub mod sql;
 mod store;
 

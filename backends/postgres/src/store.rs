@@ -4,6 +4,7 @@
 use crate::config::{self, Settings};
 use crate::error::ErrorContext;
 use crate::executor::PgMigrator;
+use crate::pool::{first_operation, pool_options};
 use async_trait::async_trait;
 use pycharter_core::migrate;
 use pycharter_core::{
@@ -11,9 +12,9 @@ use pycharter_core::{
     Error, InitializeOptions, MigrationReport, MigrationStatus, Result, SchemaGate, SchemaInfo,
     SchemaManager, UpgradeOptions,
 };
-use sqlx::postgres::{PgConnection, PgPoolOptions};
-use sqlx::{Connection, PgPool};
+use sqlx::PgPool;
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// The embedded migrations, `(up, down)` in the order of [`pycharter_core::MIGRATIONS`].
@@ -118,19 +119,14 @@ impl PostgresMetadataStore {
         options: ConnectOptions,
         migrations: Vec<BundledMigration>,
     ) -> Result<Self> {
-        let settings = config::settings(url, &options)?;
-        probe(&settings).await?;
         let Settings {
             connect,
             errors,
             persistent,
             namespace,
-        } = settings;
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            // Also bounds later (re)connects, which sqlx retries while refused.
-            .acquire_timeout(options.connect_timeout)
-            .connect_lazy_with(connect);
+        } = config::settings(url, &options)?;
+        let connected = Arc::new(AtomicBool::new(false));
+        let pool = pool_options(&options, Arc::clone(&connected)).connect_lazy_with(connect);
         let store = PostgresMetadataStore {
             inner: Arc::new(Inner {
                 migrator: PgMigrator {
@@ -144,7 +140,20 @@ impl PostgresMetadataStore {
                 persistent,
             }),
         };
-        match prepare_schema(&store, &options).await {
+        let schema_work = options.auto_initialize || options.validate_schema_on_connect;
+        let first = async {
+            if schema_work {
+                prepare_schema(&store, &options).await
+            } else {
+                // prepare_schema has nothing to do: still make sure the database can be used
+                // (the connection goes back to the pool for the first operation).
+                let pool = store.pool();
+                pool.acquire().await.map_err(|e| store.errors().map(e))?;
+                Ok(None)
+            }
+        };
+        let outcome = first_operation(first, &store, &connected).await;
+        match outcome {
             Ok(info) => {
                 let state = info.map(|i| i.state);
                 tracing::info!(target: "pycharter::postgres", database = store.target(), ?state, "connected");
@@ -219,25 +228,6 @@ impl PostgresMetadataStore {
     fn migrated<T>(&self, result: Result<T>) -> Result<T> {
         self.inner.gate.reset();
         result
-    }
-}
-
-/// Opens (and closes) one connection, bounded by the connect timeout, so that `connect`
-/// reports *why* the server cannot be used. sqlx's pool retries refused connections until its
-/// deadline and then only says "timed out"; a direct connection says "connection refused".
-async fn probe(settings: &Settings) -> Result<()> {
-    let errors = &settings.errors;
-    let attempt = PgConnection::connect_with(&settings.connect);
-    match tokio::time::timeout(errors.connect_timeout(), attempt).await {
-        Err(_) => Err(errors.connect_timed_out()),
-        Ok(Err(err)) => Err(errors.map(err)),
-        Ok(Ok(connection)) => {
-            if let Err(err) = connection.close().await {
-                // The server drops a half-closed session by itself; nothing to do about it.
-                tracing::debug!(target: "pycharter::postgres", error = %errors.scrub(&err.to_string()), "closing the probe connection failed");
-            }
-            Ok(())
-        }
     }
 }
 

@@ -86,7 +86,7 @@ fn exchanges(messages: &[char]) -> Vec<char> {
 async fn quiesced(seen: &Seen) -> Vec<char> {
     let mut last = usize::MAX;
     loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let now = seen.lock().expect("lock").clone();
         if now.len() == last {
             return now;
@@ -124,6 +124,7 @@ async fn connect_to_a_valid_database_validates_in_one_round_trip() {
     let store = PostgresMetadataStore::connect(parsed.as_str(), ConnectOptions::default())
         .await
         .expect("connect through the proxy (defaults: validate on connect)");
+    let released = std::time::Instant::now();
     let when_connected = seen.lock().expect("lock").clone();
     let awaited: Vec<char> = exchanges(&when_connected)
         .into_iter()
@@ -143,10 +144,25 @@ async fn connect_to_a_valid_database_validates_in_one_round_trip() {
         "{after_connect:?}"
     );
 
-    // On a warm pool: sqlx's liveness ping on acquire, the one query, the ping on release.
+    // On a warm pool: the one query, then sqlx's ping on release. The store pings before use
+    // only a connection idle for a second or more (see `pool_options`), which a loaded
+    // machine can reach here: then, and only then, one leading ping is expected.
+    let idle = released.elapsed();
     let info = store.validate().await.expect("validate");
     assert!(info.valid, "{}", info.message);
     let all = quiesced(&seen).await;
     let warm = exchanges(&all[after_connect.len()..]);
-    assert_eq!(warm, vec!['S', 'Q', 'S'], "{all:?}");
+    let no_ping = vec!['Q', 'S'];
+    let idle_ping = vec!['S', 'Q', 'S'];
+    // `idle` slightly underestimates the pool's own idle time, hence the grey zone.
+    if idle < Duration::from_millis(900) {
+        assert_eq!(warm, no_ping, "idle {idle:?}: {all:?}");
+    } else if idle >= Duration::from_secs(1) {
+        assert_eq!(warm, idle_ping, "idle {idle:?}: {all:?}");
+    } else {
+        assert!(
+            warm == no_ping || warm == idle_ping,
+            "idle {idle:?}: {all:?}"
+        );
+    }
 }

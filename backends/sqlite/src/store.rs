@@ -15,6 +15,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Idle pooled connections are closed after this long (sqlx's default).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Pooled connections are replaced after this long (sqlx's default).
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 /// The SQLite metadata store: a pool on one database file (or an in-memory database).
 ///
 /// Cheap to clone (clones share the pool and the schema gate). Implements
@@ -139,6 +144,13 @@ impl SqliteMetadataStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(options.connect_timeout)
+            // No "liveness ping" before every statement (sqlx's default): for SQLite it is a
+            // hop to the connection's worker thread that checks nothing, doubling the cost of
+            // a read. A local file connection does not die while idle; the idle and lifetime
+            // limits (sqlx's defaults, made explicit) still retire unused connections.
+            .test_before_acquire(false)
+            .idle_timeout(IDLE_TIMEOUT)
+            .max_lifetime(MAX_LIFETIME)
             .connect_with(parsed.options.clone())
             .await
             .map_err(|err| match err {
