@@ -9,9 +9,10 @@
 use crate::backends::Backend;
 use crate::mode::Timing;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
+use pycharter_conformance::{get_kind, store_kind};
 use pycharter_core::{
-    ArtifactId, ArtifactKind, ArtifactRecord, ContractVersion, InitializeOptions, MetadataStore,
-    NewArtifact, Result, SchemaManager, UpgradeOptions,
+    ArtifactKind, ContractVersion, InitializeOptions, MetadataStore, NewArtifact, SchemaManager,
+    UpgradeOptions,
 };
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -118,45 +119,6 @@ pub fn attached_document(kind: ArtifactKind) -> Value {
     }
 }
 
-/// Stores `document` as `kind` through the typed method of that kind.
-pub async fn store_attached<S: MetadataStore + ?Sized>(
-    store: &S,
-    kind: ArtifactKind,
-    name: &str,
-    version: &str,
-    document: &Value,
-) -> Result<ArtifactId> {
-    match kind {
-        ArtifactKind::Schema => store.store_schema(name, version, document).await,
-        ArtifactKind::CoercionRules => store.store_coercion_rules(name, version, document).await,
-        ArtifactKind::ValidationRules => {
-            store.store_validation_rules(name, version, document).await
-        }
-        ArtifactKind::Metadata => store.store_metadata(name, version, document).await,
-        ArtifactKind::Ownership => store.store_ownership(name, version, document).await,
-        ArtifactKind::GovernanceRules => {
-            store.store_governance_rules(name, version, document).await
-        }
-    }
-}
-
-/// Reads `kind` of `name` at `version` (None: latest) through the typed method of that kind.
-pub async fn get_attached<S: MetadataStore + ?Sized>(
-    store: &S,
-    kind: ArtifactKind,
-    name: &str,
-    version: Option<&str>,
-) -> Result<Option<ArtifactRecord>> {
-    match kind {
-        ArtifactKind::Schema => store.get_schema(name, version).await,
-        ArtifactKind::CoercionRules => store.get_coercion_rules(name, version).await,
-        ArtifactKind::ValidationRules => store.get_validation_rules(name, version).await,
-        ArtifactKind::Metadata => store.get_metadata(name, version).await,
-        ArtifactKind::Ownership => store.get_ownership(name, version).await,
-        ArtifactKind::GovernanceRules => store.get_governance_rules(name, version).await,
-    }
-}
-
 /// Seeds what the read benches read: [`READ_NAME`] with [`READ_VERSIONS`] versions (the
 /// latest with every attached kind), and [`OTHER_NAMES`] other names.
 ///
@@ -184,7 +146,7 @@ pub async fn seed<S: MetadataStore + ?Sized>(store: &S) {
     }
     for version in [latest_read_version(), exact_read_version()] {
         for kind in ArtifactKind::ATTACHED {
-            store_attached(store, kind, READ_NAME, &version, &attached_document(kind))
+            store_kind(store, kind, READ_NAME, &version, &attached_document(kind))
                 .await
                 .expect("seed the attached kinds");
         }
@@ -310,7 +272,7 @@ where
                     let started = Instant::now();
                     for version in &versions {
                         black_box(
-                            store_attached(&store, kind, &name, version, &document)
+                            store_kind(&store, kind, &name, version, &document)
                                 .await
                                 .expect("store an attached document"),
                         );
@@ -321,7 +283,7 @@ where
         });
         group.bench_function(format!("get_latest/{table}"), |b| {
             b.to_async(rt).iter(|| async {
-                let found = get_attached(store, kind, READ_NAME, None).await;
+                let found = get_kind(store, kind, READ_NAME, None).await;
                 black_box(found.expect("get attached").expect("seeded document"))
             })
         });

@@ -39,6 +39,10 @@ pub mod schema_states;
 pub mod store_semantics;
 mod support;
 
+/// The typed store/get method of a kind, chosen at run time (for suites and benches that
+/// loop over [`pycharter_core::ArtifactKind::ALL`]).
+pub use support::{get_kind, store_kind};
+
 /// A change made to a database behind the library's back (raw SQL on a real backend), to
 /// reach the states a real deployment can be in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -75,7 +75,7 @@ pub(crate) fn expected() -> String {
 }
 
 /// Stores `document` as `kind` through the typed method of that kind.
-pub(crate) async fn store_kind<S: MetadataStore + ?Sized>(
+pub async fn store_kind<S: MetadataStore + ?Sized>(
     store: &S,
     kind: ArtifactKind,
     name: &str,
@@ -97,7 +97,7 @@ pub(crate) async fn store_kind<S: MetadataStore + ?Sized>(
 }
 
 /// Reads `kind` through the typed getter of that kind.
-pub(crate) async fn get_kind<S: MetadataStore + ?Sized>(
+pub async fn get_kind<S: MetadataStore + ?Sized>(
     store: &S,
     kind: ArtifactKind,
     name: &str,
