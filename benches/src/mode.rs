@@ -1,8 +1,10 @@
 //! How much work a bench run does: a full measurement (`cargo bench`), or every benchmark
 //! once (`cargo bench -- --test`, what CI runs so the benches never rot).
 //!
-//! Criterion parses `--test` itself and exposes nothing to read it back, so it is detected
-//! from the process arguments; in that mode the scale benches seed 1k rows only.
+//! Criterion parses its arguments itself and exposes nothing to read the mode back, so it is
+//! detected from the process arguments: `--test`, or no `--bench` (how `cargo test` runs a
+//! bench target, which criterion also treats as test mode). In that mode the scale benches
+//! seed 1k rows only.
 
 use std::time::Duration;
 
@@ -12,9 +14,10 @@ pub const MAX_SCALE_ENV: &str = "PYCHARTER_BENCH_MAX_SCALE";
 /// The sizes of the scale curve, in stored schema versions.
 pub const SCALES: [u64; 3] = [1_000, 100_000, 1_000_000];
 
-/// True when criterion runs each benchmark once (`-- --test`).
+/// True when criterion runs each benchmark once (`cargo bench -- --test`, or `cargo test`).
 pub fn test_mode() -> bool {
-    std::env::args().any(|arg| arg == "--test")
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|arg| arg == "--test") || !args.iter().any(|arg| arg == "--bench")
 }
 
 /// The largest scale to seed: 1k in test mode, else [`MAX_SCALE_ENV`] when set (a number),
