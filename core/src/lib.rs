@@ -27,6 +27,7 @@ pub mod migrate;
 pub mod options;
 pub mod plan;
 pub mod redact;
+pub mod report;
 pub mod spec;
 pub mod store;
 pub mod validate;
@@ -40,11 +41,9 @@ pub use error::{Error, Result};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
-pub use plan::{
-    Direction, DowngradeTarget, MigrationPlan, MigrationReport, MigrationState, MigrationStatus,
-    PlanStep, StepReport,
-};
+pub use plan::{Direction, DowngradeTarget, MigrationPlan, PlanStep};
 pub use redact::redact_url;
+pub use report::{MigrationReport, MigrationState, MigrationStatus, StepReport};
 pub use spec::{BundledMigration, MigrationSpec, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE};
 pub use store::{prepare_schema, MetadataStore, SchemaManager};
 pub use validate::{SchemaInfo, SchemaState};

@@ -7,9 +7,9 @@ use crate::catalog::{AppliedMigration, CatalogSnapshot};
 use crate::error::{Error, Result};
 use crate::options::{DowngradeOptions, InitializeOptions, UpgradeOptions};
 use crate::plan::{
-    check_data_loss, migration_history, plan_downgrade, plan_repair, plan_upgrade, Direction,
-    MigrationPlan, MigrationReport, MigrationStatus, PlanStep,
+    check_data_loss, plan_downgrade, plan_repair, plan_upgrade, Direction, MigrationPlan, PlanStep,
 };
+use crate::report::{migration_history, MigrationReport, MigrationStatus};
 use crate::spec::BundledMigration;
 use crate::validate::{validate_catalog, SchemaInfo};
 use async_trait::async_trait;

@@ -12,7 +12,7 @@ use crate::catalog::AppliedMigration;
 use crate::document::{documents_equal, validate_document, validate_name};
 use crate::error::{Error, Result};
 use crate::options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
-use crate::plan::{MigrationReport, MigrationStatus};
+use crate::report::{MigrationReport, MigrationStatus};
 use crate::spec::BundledMigration;
 use crate::validate::{SchemaInfo, SchemaState};
 use crate::version::ContractVersion;

@@ -1,0 +1,145 @@
+//! Unit tests of the planner.
+use super::*;
+use crate::report::MigrationReport;
+use crate::spec::bundle_logical;
+use chrono::Utc;
+
+const T: &str = "memory://";
+
+fn rows(bundled: &[BundledMigration], n: usize) -> Vec<AppliedMigration> {
+    bundled[..n]
+        .iter()
+        .map(|m| AppliedMigration {
+            version: m.version.to_string(),
+            description: m.description.clone(),
+            checksum: m.checksum.clone(),
+            applied_at: Utc::now(),
+            execution_ms: 0,
+        })
+        .collect()
+}
+
+#[test]
+fn upgrade_from_scratch_applies_everything_in_order() {
+    let b = bundle_logical("t");
+    let plan = plan_upgrade(&b, &[], None, T).unwrap();
+    let versions: Vec<_> = plan.steps.iter().map(|s| s.version.to_string()).collect();
+    assert_eq!(versions, vec!["1.0.0", "1.1.0"]);
+    assert_eq!(plan.from, None);
+}
+
+#[test]
+fn upgrade_when_current_is_empty() {
+    let b = bundle_logical("t");
+    let plan = plan_upgrade(&b, &rows(&b, b.len()), None, T).unwrap();
+    assert!(plan.is_empty());
+    let report = MigrationReport::new("init", T, &plan, false, &[]);
+    assert_eq!(
+        report.message,
+        "memory:// is already at 1.1.0, nothing to do"
+    );
+}
+
+#[test]
+fn upgrade_to_intermediate_version_stops_there() {
+    let b = bundle_logical("t");
+    let to = Version::new(1, 0, 0);
+    let plan = plan_upgrade(&b, &[], Some(&to), T).unwrap();
+    assert_eq!(plan.steps.len(), 1);
+}
+
+#[test]
+fn upgrade_refuses_unshipped_target_and_downward_target() {
+    let b = bundle_logical("t");
+    let err = plan_upgrade(&b, &[], Some(&Version::new(9, 0, 0)), T).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("this build ships migrations 1.0.0, 1.1.0"),
+        "{err}"
+    );
+    let err = plan_upgrade(&b, &rows(&b, 2), Some(&Version::new(1, 0, 0)), T).unwrap_err();
+    assert!(err.to_string().contains("downgrade"), "{err}");
+}
+
+#[test]
+fn upgrade_refuses_database_newer_than_build() {
+    let b = bundle_logical("t");
+    let mut applied = rows(&b, 2);
+    applied.push(AppliedMigration {
+        version: "2.0.0".into(),
+        ..applied[0].clone()
+    });
+    let err = plan_upgrade(&b, &applied, None, T).unwrap_err();
+    assert!(
+        matches!(err, Error::SchemaNewer { ref found, .. } if found == "2.0.0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn upgrade_refuses_drifted_checksum() {
+    let b = bundle_logical("t");
+    let mut applied = rows(&b, 1);
+    applied[0].checksum = "edited".into();
+    let err = plan_upgrade(&b, &applied, None, T).unwrap_err();
+    assert!(matches!(err, Error::ChecksumDrift { ref versions, .. } if versions == &["1.0.0"]));
+}
+
+#[test]
+fn downgrade_reverts_newest_first_and_lists_dropped_tables() {
+    let b = bundle_logical("t");
+    let plan = plan_downgrade(&b, &rows(&b, 2), &DowngradeTarget::Base, T).unwrap();
+    let versions: Vec<_> = plan.steps.iter().map(|s| s.version.to_string()).collect();
+    assert_eq!(versions, vec!["1.1.0", "1.0.0"]);
+    assert!(plan.dropped_tables().any(|t| t == "schemas"));
+    assert_eq!(plan.to, None);
+}
+
+#[test]
+fn downgrade_refuses_upward_target() {
+    let b = bundle_logical("t");
+    let to = DowngradeTarget::Version(Version::new(1, 1, 0));
+    assert!(plan_downgrade(&b, &rows(&b, 1), &to, T).is_err());
+}
+
+#[test]
+fn data_loss_is_refused_unless_allowed() {
+    let b = bundle_logical("t");
+    let plan = plan_downgrade(&b, &rows(&b, 2), &DowngradeTarget::Base, T).unwrap();
+    let counts = vec![("schemas".to_string(), 3), ("metadata".to_string(), 0)];
+    let err = check_data_loss(&plan, &counts, false, T).unwrap_err();
+    assert!(err.to_string().contains("schemas: 3 rows"), "{err}");
+    assert!(!err.to_string().contains("metadata"), "{err}");
+    assert!(check_data_loss(&plan, &counts, true, T).is_ok());
+    let keep_tables = plan_downgrade(&b, &rows(&b, 2), &"1.0.0".parse().unwrap(), T).unwrap();
+    assert!(check_data_loss(&keep_tables, &counts, false, T).is_ok());
+}
+
+#[test]
+fn repair_reruns_only_migrations_with_missing_objects() {
+    let b = bundle_logical("t");
+    let mut snap = CatalogSnapshot {
+        version_table_exists: true,
+        applied: rows(&b, 2),
+        ..Default::default()
+    };
+    for m in &b {
+        snap.tables.extend(m.tables.iter().cloned());
+        snap.indexes.extend(m.indexes.iter().cloned());
+    }
+    assert!(plan_repair(&b, &snap, T).unwrap().is_empty());
+    snap.tables.remove("ownership");
+    let plan = plan_repair(&b, &snap, T).unwrap();
+    assert_eq!(plan.steps.len(), 1);
+    assert_eq!(plan.steps[0].direction, Direction::Repair);
+    assert!(plan.steps[0].drops_tables.is_empty());
+}
+
+#[test]
+fn downgrade_target_parses_base_and_versions() {
+    assert_eq!(
+        "base".parse::<DowngradeTarget>().unwrap(),
+        DowngradeTarget::Base
+    );
+    assert!("1.0".parse::<DowngradeTarget>().is_err());
+}

@@ -1,0 +1,260 @@
+//! What users see of migrations: the report of `initialize` / `upgrade` / `downgrade` (what
+//! `--json` prints) and the per-migration lines of `history`. Pure.
+
+use crate::catalog::AppliedMigration;
+use crate::plan::{Direction, MigrationPlan};
+use crate::spec::BundledMigration;
+use chrono::{DateTime, Utc};
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+/// The state of one migration in `history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MigrationState {
+    /// Recorded, checksum matches.
+    Applied,
+    /// Bundled, not recorded.
+    Pending,
+    /// Recorded with a checksum that differs from the bundled SQL.
+    Drifted,
+    /// Recorded but not shipped by this build.
+    Unknown,
+}
+
+/// One line of `pycharter db history`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationStatus {
+    /// Version string.
+    pub version: String,
+    /// Description.
+    pub description: String,
+    /// Applied, pending, drifted or unknown.
+    pub state: MigrationState,
+    /// When it was applied.
+    pub applied_at: Option<DateTime<Utc>>,
+    /// How long it took, in milliseconds.
+    pub execution_ms: Option<i64>,
+    /// Bundled checksum (recorded one for unknown migrations).
+    pub checksum: String,
+    /// Whether the recorded checksum equals the bundled one (None when pending or unknown).
+    pub checksum_ok: Option<bool>,
+}
+
+/// Bundled migrations marked applied/pending/drifted, followed by unknown recorded ones.
+pub fn migration_history(
+    bundled: &[BundledMigration],
+    applied: &[AppliedMigration],
+) -> Vec<MigrationStatus> {
+    let row_for = |v: &Version| {
+        applied
+            .iter()
+            .find(|r| Version::parse(r.version.trim()).ok().as_ref() == Some(v))
+    };
+    let mut out: Vec<MigrationStatus> = bundled
+        .iter()
+        .map(|m| {
+            let row = row_for(&m.version);
+            let checksum_ok = row.map(|r| r.checksum == m.checksum);
+            MigrationStatus {
+                version: m.version.to_string(),
+                description: m.description.clone(),
+                state: match checksum_ok {
+                    None => MigrationState::Pending,
+                    Some(true) => MigrationState::Applied,
+                    Some(false) => MigrationState::Drifted,
+                },
+                applied_at: row.map(|r| r.applied_at),
+                execution_ms: row.map(|r| r.execution_ms),
+                checksum: m.checksum.clone(),
+                checksum_ok,
+            }
+        })
+        .collect();
+    out.extend(
+        applied
+            .iter()
+            .filter(|r| {
+                Version::parse(r.version.trim())
+                    .map_or(true, |v| !bundled.iter().any(|m| m.version == v))
+            })
+            .map(|r| MigrationStatus {
+                version: r.version.clone(),
+                description: r.description.clone(),
+                state: MigrationState::Unknown,
+                applied_at: Some(r.applied_at),
+                execution_ms: Some(r.execution_ms),
+                checksum: r.checksum.clone(),
+                checksum_ok: None,
+            }),
+    );
+    out
+}
+
+/// One executed (or, in a dry run, planned) step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Migration version.
+    pub version: String,
+    /// Its description.
+    pub description: String,
+    /// Apply, revert or repair.
+    pub direction: Direction,
+    /// The SQL (always present in a dry run).
+    pub sql: Option<String>,
+    /// How long it took (None in a dry run).
+    pub duration_ms: Option<u64>,
+}
+
+/// The result of `initialize` / `upgrade` / `downgrade` (what `--json` prints).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationReport {
+    /// `init`, `upgrade` or `downgrade`.
+    pub action: String,
+    /// The database (redacted URL).
+    pub database: String,
+    /// Version before.
+    pub from: Option<String>,
+    /// Version after (or that would be, in a dry run).
+    pub to: Option<String>,
+    /// True when nothing was changed on purpose.
+    pub dry_run: bool,
+    /// Steps in execution order.
+    pub steps: Vec<StepReport>,
+    /// One sentence for humans.
+    pub message: String,
+}
+
+impl MigrationReport {
+    /// Builds the report of `plan`; `durations_ms` holds one entry per executed step (empty
+    /// for a dry run).
+    pub fn new(
+        action: &str,
+        target: &str,
+        plan: &MigrationPlan,
+        dry_run: bool,
+        durations_ms: &[u64],
+    ) -> Self {
+        let from = plan.from.as_ref().map(ToString::to_string);
+        let to = plan.to.as_ref().map(ToString::to_string);
+        let steps = plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepReport {
+                version: s.version.to_string(),
+                description: s.description.clone(),
+                direction: s.direction,
+                sql: dry_run.then(|| s.sql.clone()),
+                duration_ms: durations_ms.get(i).copied(),
+            })
+            .collect();
+        let message = report_message(action, target, plan, dry_run);
+        MigrationReport {
+            action: action.to_string(),
+            database: target.to_string(),
+            from,
+            to,
+            dry_run,
+            steps,
+            message,
+        }
+    }
+}
+
+/// "sqlite://x.db: upgraded, 1.0.0 → 1.1.0 (applied 1 migration)", and the like.
+fn report_message(action: &str, target: &str, plan: &MigrationPlan, dry_run: bool) -> String {
+    let at = |v: &Option<Version>| v.as_ref().map_or("base".to_string(), ToString::to_string);
+    if plan.is_empty() {
+        return format!("{target} is already at {}, nothing to do", at(&plan.from));
+    }
+    let mut parts = Vec::new();
+    for (direction, done, todo) in [
+        (Direction::Repair, "repaired", "repair"),
+        (Direction::Up, "applied", "apply"),
+        (Direction::Down, "reverted", "revert"),
+    ] {
+        let n = plan
+            .steps
+            .iter()
+            .filter(|s| s.direction == direction)
+            .count();
+        let noun = if n == 1 { "migration" } else { "migrations" };
+        if n > 0 {
+            parts.push(format!("{} {n} {noun}", if dry_run { todo } else { done }));
+        }
+    }
+    let path = if plan.from == plan.to {
+        format!("at {}", at(&plan.to))
+    } else {
+        format!("{} → {}", at(&plan.from), at(&plan.to))
+    };
+    let parts = parts.join(", ");
+    if dry_run {
+        return format!("Dry run, nothing changed: {action} of {target} would go {path} ({parts})");
+    }
+    let done = match action {
+        "init" => "initialized",
+        "upgrade" => "upgraded",
+        "downgrade" => "downgraded",
+        other => other,
+    };
+    format!("{target}: {done}, {path} ({parts})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::plan_upgrade;
+    use crate::spec::bundle_logical;
+
+    const T: &str = "memory://";
+
+    fn rows(bundled: &[BundledMigration], n: usize) -> Vec<AppliedMigration> {
+        bundled[..n]
+            .iter()
+            .map(|m| AppliedMigration {
+                version: m.version.to_string(),
+                description: m.description.clone(),
+                checksum: m.checksum.clone(),
+                applied_at: Utc::now(),
+                execution_ms: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn history_marks_each_state() {
+        let b = bundle_logical("t");
+        let mut applied = rows(&b, 1);
+        applied[0].checksum = "x".into();
+        applied.push(AppliedMigration {
+            version: "0.9.0".into(),
+            ..applied[0].clone()
+        });
+        let h = migration_history(&b, &applied);
+        let states: Vec<_> = h.iter().map(|s| s.state).collect();
+        assert_eq!(
+            states,
+            vec![
+                MigrationState::Drifted,
+                MigrationState::Pending,
+                MigrationState::Unknown
+            ]
+        );
+    }
+
+    #[test]
+    fn report_messages_say_what_happened() {
+        let b = bundle_logical("t");
+        let plan = plan_upgrade(&b, &[], None, T).unwrap();
+        let done = MigrationReport::new("init", T, &plan, false, &[1, 2]);
+        assert_eq!(
+            done.message,
+            "memory://: initialized, base → 1.1.0 (applied 2 migrations)"
+        );
+        let dry = MigrationReport::new("init", T, &plan, true, &[]);
+        assert_eq!(dry.message, "Dry run, nothing changed: init of memory:// would go base → 1.1.0 (apply 2 migrations)");
+        assert!(dry.steps.iter().all(|s| s.sql.is_some()));
+    }
+}
