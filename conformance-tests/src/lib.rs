@@ -7,7 +7,7 @@
 //! [`ConnectOptions`], damage it behind the library's back) and expands
 //! [`conformance_suite!`] in one of its integration tests:
 //!
-//! ```ignore
+//! ```text
 //! // backends/foo/tests/conformance.rs
 //! struct FooHarness { /* ... */ }
 //!
