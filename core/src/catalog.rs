@@ -38,3 +38,26 @@ pub struct CatalogSnapshot {
     /// Rows of the version table.
     pub applied: Vec<AppliedMigration>,
 }
+
+/// Test fixtures shared by core's unit tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::AppliedMigration;
+    use crate::spec::BundledMigration;
+
+    /// The row the migration driver records when it applies `m`.
+    pub(crate) fn recorded(m: &BundledMigration) -> AppliedMigration {
+        AppliedMigration {
+            version: m.version.to_string(),
+            description: m.description.clone(),
+            checksum: m.checksum.clone(),
+            applied_at: chrono::Utc::now(),
+            execution_ms: 0,
+        }
+    }
+
+    /// The rows recorded after the first `n` of `bundled` were applied.
+    pub(crate) fn recorded_rows(bundled: &[BundledMigration], n: usize) -> Vec<AppliedMigration> {
+        bundled[..n].iter().map(recorded).collect()
+    }
+}

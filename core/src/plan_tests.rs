@@ -1,23 +1,10 @@
 //! Unit tests of the planner.
 use super::*;
+use crate::catalog::fixtures::recorded_rows as rows;
 use crate::report::MigrationReport;
 use crate::spec::bundle_logical;
-use chrono::Utc;
 
 const T: &str = "memory://";
-
-fn rows(bundled: &[BundledMigration], n: usize) -> Vec<AppliedMigration> {
-    bundled[..n]
-        .iter()
-        .map(|m| AppliedMigration {
-            version: m.version.to_string(),
-            description: m.description.clone(),
-            checksum: m.checksum.clone(),
-            applied_at: Utc::now(),
-            execution_ms: 0,
-        })
-        .collect()
-}
 
 #[test]
 fn upgrade_from_scratch_applies_everything_in_order() {

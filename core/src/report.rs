@@ -205,23 +205,11 @@ fn report_message(action: &str, target: &str, plan: &MigrationPlan, dry_run: boo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::fixtures::recorded_rows as rows;
     use crate::plan::plan_upgrade;
     use crate::spec::bundle_logical;
 
     const T: &str = "memory://";
-
-    fn rows(bundled: &[BundledMigration], n: usize) -> Vec<AppliedMigration> {
-        bundled[..n]
-            .iter()
-            .map(|m| AppliedMigration {
-                version: m.version.to_string(),
-                description: m.description.clone(),
-                checksum: m.checksum.clone(),
-                applied_at: Utc::now(),
-                execution_ms: 0,
-            })
-            .collect()
-    }
 
     #[test]
     fn history_marks_each_state() {

@@ -196,20 +196,11 @@ pub fn validate_catalog(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::fixtures::recorded;
     use crate::catalog::AppliedMigration;
     use crate::spec::{bundle_logical, SCHEMA_VERSION, VERSION_TABLE};
 
     const TARGET: &str = "sqlite://t.db";
-
-    fn applied(m: &BundledMigration) -> AppliedMigration {
-        AppliedMigration {
-            version: m.version.to_string(),
-            description: m.description.clone(),
-            checksum: m.checksum.clone(),
-            applied_at: chrono::Utc::now(),
-            execution_ms: 1,
-        }
-    }
 
     /// A catalog in which the first `n` bundled migrations were applied correctly.
     fn catalog_at(bundled: &[BundledMigration], n: usize) -> CatalogSnapshot {
@@ -221,7 +212,7 @@ mod tests {
         for m in &bundled[..n] {
             snap.tables.extend(m.tables.iter().cloned());
             snap.indexes.extend(m.indexes.iter().cloned());
-            snap.applied.push(applied(m));
+            snap.applied.push(recorded(m));
         }
         snap
     }
@@ -276,7 +267,7 @@ mod tests {
         let mut snap = catalog_at(&b, b.len());
         snap.applied.push(AppliedMigration {
             version: "9.0.0".into(),
-            ..applied(&b[0])
+            ..recorded(&b[0])
         });
         let info = validate_catalog(&snap, &b, TARGET);
         assert_eq!(info.state, SchemaState::Newer);
@@ -295,7 +286,7 @@ mod tests {
         let mut snap = catalog_at(&b, b.len());
         snap.applied.push(AppliedMigration {
             version: "not-a-version".into(),
-            ..applied(&b[0])
+            ..recorded(&b[0])
         });
         let info = validate_catalog(&snap, &b, TARGET);
         assert_eq!(info.state, SchemaState::UnknownMigration);
