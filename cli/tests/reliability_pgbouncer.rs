@@ -7,11 +7,9 @@
 //! (Library store calls do need the knob behind PgBouncer before 1.21; see
 //! `backends/postgres/tests/pgbouncer.rs`.)
 
-#[path = "../../backends/postgres/tests/common/pgbouncer.rs"]
-mod bouncer;
 mod reliability_support;
 
-use bouncer::PgBouncer;
+use pycharter_conformance::pgbouncer_harness::PgBouncer;
 use reliability_support::*;
 use serde_json::json;
 use std::process::Output;

@@ -1,11 +1,9 @@
-//! Hostile and malformed input on PostgreSQL: the shared cases of `common/hostile.rs`
+//! Hostile and malformed input on PostgreSQL: the shared cases of `pycharter_conformance::hostile`
 //! (names shaped like SQL injection or LIKE patterns, NUL bytes, 10 000-character strings,
 //! non-ASCII; invalid semver and build metadata; huge, deep and non-JSON-Schema documents),
 //! each answered by a typed error with nothing written.
 
-#[path = "common/hostile.rs"]
-mod hostile;
-
+use pycharter_conformance::hostile;
 use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_postgres::PostgresMetadataStore;
 use sqlx::PgPool;

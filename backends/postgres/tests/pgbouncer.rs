@@ -5,12 +5,10 @@
 //! What is needed (and what the crate documentation says): `?statement-cache-capacity=0` in
 //! the URL, for PgBouncer releases older than 1.21 (no `max_prepared_statements`).
 
-#[path = "common/pgbouncer.rs"]
-mod bouncer;
 mod common;
 
-use bouncer::PgBouncer;
 use common::admin;
+use pycharter_conformance::pgbouncer_harness::PgBouncer;
 use pycharter_conformance::postgres_harness::{fresh_database, test_server};
 use pycharter_core::{ConnectOptions, MetadataStore, SchemaManager};
 use pycharter_postgres::PostgresMetadataStore;

@@ -1,11 +1,10 @@
-//! Hostile and malformed input on SQLite: the same cases as PostgreSQL (the shared file
-//! lives with the Postgres tests), each answered by a typed error with nothing written.
+//! Hostile and malformed input on SQLite: the same cases as PostgreSQL
+//! (`pycharter_conformance::hostile`), each answered by a typed error with nothing written.
 
 mod common;
-#[path = "../../postgres/tests/common/hostile.rs"]
-mod hostile;
 
 use common::TestDb;
+use pycharter_conformance::hostile;
 use pycharter_sqlite::SqliteMetadataStore;
 use sqlx::SqlitePool;
 

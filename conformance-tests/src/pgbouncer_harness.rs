@@ -1,13 +1,11 @@
 //! A real PgBouncer (Debian's `pgbouncer`) in `pool_mode = transaction` in front of the test
-//! cluster, for the PgBouncer tests of this crate and of the CLI (which includes this file
-//! with `#[path]`). Loopback only; stopped (SIGKILL, then reaped) and its directory removed
+//! cluster ([`crate::postgres_harness`]), for the PgBouncer tests of the Postgres backend
+//! and of the CLI. Loopback only; stopped (SIGKILL, then reaped) and its directory removed
 //! when the guard drops.
 //!
 //! Missing `pgbouncer` is a failure that says how to install it, never a skip.
 
-#![allow(dead_code)] // the two including test binaries use different parts
-
-use pycharter_conformance::postgres_harness::{test_server, TestServer};
+use crate::postgres_harness::{test_server, TestServer};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::process::CommandExt as _;

@@ -1,13 +1,10 @@
 //! Hostile and malformed input for any [`MetadataStore`]: the same cases run on PostgreSQL
-//! (`tests/hostile_input.rs` here) and on SQLite (its `tests/hostile_input.rs` includes this
-//! file with `#[path]`). Every rejection is a typed error, and after each one the test
+//! and on SQLite (each backend's `tests/hostile_input.rs`). Every rejection is a typed error, and after each one the test
 //! checks that nothing was written (row count of all six tables, and `list_schemas`).
 //!
 //! Build metadata: `1.0.0+a` and `1.0.0+b` have the same semver precedence, so pycharter
 //! does not treat them as versions at all: both are rejected with `Error::InvalidVersion`
 //! (writes and reads alike), so "the document of 1.0.0" can never be ambiguous.
-
-#![allow(dead_code)] // the including test binaries may not use every helper
 
 use pycharter_core::document::{MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH};
 use pycharter_core::{Error, MetadataStore};
@@ -22,14 +19,20 @@ pub const TOTAL_ROWS_SQL: &str = "SELECT (SELECT count(*) FROM schemas) \
 /// How many hostile inputs each section tried, for the report.
 #[derive(Debug, Default)]
 pub struct Tried {
+    /// Hostile but valid names, stored and read back exactly.
     pub accepted_names: usize,
+    /// Names rejected with `InvalidName`.
     pub rejected_names: usize,
+    /// Versions rejected with `InvalidVersion`.
     pub rejected_versions: usize,
+    /// Documents rejected with `InvalidDocument`.
     pub rejected_documents: usize,
+    /// Unusual but valid documents, stored and read back equal.
     pub accepted_documents: usize,
 }
 
 impl Tried {
+    /// All inputs tried.
     pub fn total(&self) -> usize {
         self.accepted_names
             + self.rejected_names
