@@ -13,6 +13,7 @@ use pycharter_benches::seed::{self, HOT};
 use pycharter_benches::workload::schema_document;
 use pycharter_benches::{current_thread_runtime, sqlite_sql};
 use pycharter_core::{ArtifactKind, MetadataStore};
+use sqlx::AssertSqlSafe;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
@@ -111,7 +112,7 @@ async fn explain_sqlite(pool: &sqlx::SqlitePool, n: u64) {
         ("exact", sqlite_sql::EXACT, true),
     ] {
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
-        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(&explain)
+        let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(AssertSqlSafe(explain))
             .persistent(false)
             .bind(HOT);
         if with_version {
@@ -131,7 +132,7 @@ async fn explain_postgres(pool: &sqlx::PgPool, n: u64) {
         ("exact", &statements.exact, true),
     ] {
         let explain = format!("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) {sql}");
-        let mut query = sqlx::query_scalar::<_, String>(&explain).bind(HOT);
+        let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(explain)).bind(HOT);
         if with_version {
             query = query.bind(&exact);
         }

@@ -183,7 +183,9 @@ fn postgres_references(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend:
                 .connect_with(options),
         )
         .expect("a pool without the acquire ping");
-    let latest_sql = &pycharter_postgres::sql::statements(ArtifactKind::Schema).latest;
+    let latest_sql = pycharter_postgres::sql::statements(ArtifactKind::Schema)
+        .latest
+        .as_str();
 
     let mut group = c.benchmark_group("postgres/reference");
     Timing::FAST.apply(&mut group);

@@ -23,7 +23,7 @@
 
 use pycharter_core::ContractVersion;
 use serde_json::Value;
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{AssertSqlSafe, PgPool, SqlitePool};
 
 /// The name holding 90% of the rows: "latest of a name with many versions" is measured on it.
 pub const HOT: &str = "hot";
@@ -43,7 +43,7 @@ pub fn hot_version(h: u64) -> String {
 
 /// The name and version of row `i` (the same formula the SQL uses).
 pub fn row(i: u64) -> (String, String) {
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         let j = i / 10;
         (format!("cold_{:04}", j % 1000), format!("1.0.{}", j / 1000))
     } else {
@@ -101,7 +101,7 @@ pub async fn seed_postgres(
                       {ROW_PARTS}
                FROM generate_series($1::bigint, $2::bigint - 1) AS i) r"
     );
-    sqlx::query(&sql)
+    sqlx::query(AssertSqlSafe(sql))
         .bind(to_i64(from))
         .bind(to_i64(to))
         .bind(document)
@@ -142,7 +142,7 @@ pub async fn seed_sqlite(
                 printf('%020d.%020d.%020d~', major, minor, patch), ?3, ?4
          FROM r"
     );
-    sqlx::query(&sql)
+    sqlx::query(AssertSqlSafe(sql))
         .bind(to_i64(from))
         .bind(to_i64(to))
         .bind(document.to_string())

@@ -105,7 +105,7 @@ impl PostgresMetadataStore {
         let version = artifact.version.to_string();
         let is_schema = artifact.kind == ArtifactKind::Schema;
         for _ in 0..PUT_ATTEMPTS {
-            let mut insert = sqlx::query_as::<_, (i64, DateTime<Utc>)>(&statements.insert)
+            let mut insert = sqlx::query_as::<_, (i64, DateTime<Utc>)>(statements.insert.as_str())
                 .bind(&artifact.name)
                 .bind(&version);
             if is_schema {
@@ -118,7 +118,7 @@ impl PostgresMetadataStore {
                     artifact, id, document, created_at,
                 )));
             }
-            let existing = sqlx::query_as::<_, ExistingRow>(&statements.existing)
+            let existing = sqlx::query_as::<_, ExistingRow>(statements.existing.as_str())
                 .bind(&artifact.name)
                 .bind(&version);
             let existing = run!(self, existing, fetch_optional)?;
@@ -155,11 +155,13 @@ impl PostgresMetadataStore {
     ) -> Result<Option<ArtifactRecord>> {
         let statements = sql::statements(kind);
         let query = match selector {
-            VersionSelector::Exact(version) => sqlx::query_as::<_, StoredRow>(&statements.exact)
-                .bind(name)
-                .bind(version.to_string()),
+            VersionSelector::Exact(version) => {
+                sqlx::query_as::<_, StoredRow>(statements.exact.as_str())
+                    .bind(name)
+                    .bind(version.to_string())
+            }
             VersionSelector::Latest => {
-                sqlx::query_as::<_, StoredRow>(&statements.latest).bind(name)
+                sqlx::query_as::<_, StoredRow>(statements.latest.as_str()).bind(name)
             }
         };
         let row = run!(self, query, fetch_optional)?;

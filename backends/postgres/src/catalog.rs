@@ -113,7 +113,7 @@ pub(crate) async fn snapshot_without_xml(
 }
 
 /// Runs `sql` with the simple protocol and returns its single text value.
-async fn fetch_text(conn: &mut PgConnection, sql: &str) -> Result<String, sqlx::Error> {
+async fn fetch_text(conn: &mut PgConnection, sql: &'static str) -> Result<String, sqlx::Error> {
     // Executor::fetch_one (a boxed, Send future) rather than RawSql::fetch_one, whose future
     // is not Send for every lifetime and so cannot live in an async_trait method.
     let row = conn.fetch_one(sqlx::raw_sql(sql)).await?;

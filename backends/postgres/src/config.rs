@@ -75,7 +75,9 @@ pub(crate) fn settings(url: &str, options: &ConnectOptions) -> Result<Settings> 
     };
     let mut startup: Vec<(&str, String)> = Vec::new();
     if let Some(ns) = &namespace {
-        startup.push(("search_path", escape_startup_value(&quote_ident(ns))));
+        // sqlx escapes spaces and backslashes for the server's option splitting; the other
+        // whitespace characters are control characters, which the namespace check refuses.
+        startup.push(("search_path", quote_ident(ns)));
     }
     if let Some(timeout) = options.statement_timeout {
         // 0 would mean "no timeout": never round a tiny timeout down to that.
@@ -117,19 +119,6 @@ fn validate_namespace<'a>(namespace: &'a str, errors: &ErrorContext) -> Result<&
 /// parameter (DDL); only ever applied to configuration and bundled names, never user input.
 pub(crate) fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
-/// The server splits the startup `options` string on whitespace and honours backslash
-/// escapes; sqlx pastes values in verbatim, so escape here.
-fn escape_startup_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if c == '\\' || c.is_ascii_whitespace() {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

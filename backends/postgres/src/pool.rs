@@ -127,6 +127,7 @@ mod tests {
     use pycharter_core::Error;
     use pycharter_core::MetadataStore;
     use serde_json::json;
+    use sqlx::AssertSqlSafe;
 
     const TIMEOUT: Duration = Duration::from_secs(4);
 
@@ -167,14 +168,15 @@ mod tests {
         let mut admin = PgConnection::connect(url).await.expect("admin connection");
         let others = "FROM pg_stat_activity \
                       WHERE datname = current_database() AND pid <> pg_backend_pid()";
-        let killed: i64 =
-            sqlx::query_scalar(&format!("SELECT count(pg_terminate_backend(pid)) {others}"))
-                .fetch_one(&mut admin)
-                .await
-                .expect("terminate");
+        let killed: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count(pg_terminate_backend(pid)) {others}"
+        )))
+        .fetch_one(&mut admin)
+        .await
+        .expect("terminate");
         assert_eq!(killed, 1, "the store holds one connection");
         loop {
-            let left: i64 = sqlx::query_scalar(&format!("SELECT count(*) {others}"))
+            let left: i64 = sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) {others}")))
                 .fetch_one(&mut admin)
                 .await
                 .expect("count sessions");

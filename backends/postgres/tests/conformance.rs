@@ -7,7 +7,7 @@ use pycharter_conformance::{BackendHarness, Damage};
 use pycharter_core::{ConnectOptions, Result};
 use pycharter_postgres::PostgresMetadataStore;
 use sqlx::postgres::PgConnection;
-use sqlx::Connection as _;
+use sqlx::{AssertSqlSafe, Connection as _};
 
 struct PostgresHarness;
 
@@ -37,11 +37,11 @@ impl BackendHarness for PostgresHarness {
             // tables' foreign keys (only those constraints go; the tables stay).
             Damage::DropTable(table) => {
                 let sql = format!("DROP TABLE {} CASCADE", ident(table));
-                sqlx::query(&sql).execute(&mut conn).await
+                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await
             }
             Damage::DropIndex(index) => {
                 let sql = format!("DROP INDEX {}", ident(index));
-                sqlx::query(&sql).execute(&mut conn).await
+                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await
             }
             Damage::RecordVersion { version, checksum } => {
                 sqlx::query(

@@ -6,6 +6,7 @@ mod common;
 use pycharter_core::{ArtifactKind, ContractVersion, MetadataStore};
 use pycharter_postgres::{sql, PostgresMetadataStore};
 use serde_json::json;
+use sqlx::AssertSqlSafe;
 
 const NAMES: usize = 200;
 const VERSIONS_PER_NAME: usize = 20;
@@ -21,7 +22,7 @@ fn version(i: usize) -> String {
 }
 
 async fn plan(store: &PostgresMetadataStore, statement: &str, name: &str) -> String {
-    let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {statement}"))
+    let lines: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!("EXPLAIN {statement}")))
         .bind(name)
         .fetch_all(store.pool())
         .await

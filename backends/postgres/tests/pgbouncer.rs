@@ -13,6 +13,7 @@ use pycharter_conformance::postgres_harness::{fresh_database, test_server};
 use pycharter_core::{ConnectOptions, MetadataStore, SchemaManager};
 use pycharter_postgres::PostgresMetadataStore;
 use serde_json::json;
+use sqlx::AssertSqlSafe;
 use std::time::Duration;
 
 /// Server connections PgBouncer may open to the database.
@@ -101,7 +102,7 @@ async fn run_clients(url: &str) -> Vec<String> {
 }
 
 async fn count(url: &str, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
+    sqlx::query_scalar(AssertSqlSafe(sql))
         .fetch_one(&mut admin(url).await)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))

@@ -11,7 +11,7 @@ use pycharter_core::{
     PutOutcome, Result, VersionSelector,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 use std::sync::Arc;
 
 /// Columns every lookup returns, in the order [`record`] reads them.
@@ -94,7 +94,7 @@ impl SqliteMetadataStore {
         version: &VersionSelector,
     ) -> Result<Option<ArtifactRecord>> {
         let sql = lookup_sql(kind, version);
-        let mut query = sqlx::query(&sql).bind(name);
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(name);
         if let VersionSelector::Exact(v) = version {
             query = query.bind(v.to_string());
         }
@@ -137,7 +137,7 @@ impl SqliteMetadataStore {
                  ON CONFLICT DO NOTHING",
                 artifact.kind.table()
             );
-            sqlx::query(&sql)
+            sqlx::query(AssertSqlSafe(sql))
                 .bind(document)
                 .bind(created_at)
                 .bind(&artifact.name)

@@ -5,7 +5,7 @@ use crate::errors;
 use chrono::{DateTime, Utc};
 use pycharter_core::{AppliedMigration, CatalogSnapshot, Result, VERSION_TABLE};
 use serde::Deserialize;
-use sqlx::SqliteConnection;
+use sqlx::{AssertSqlSafe, SqliteConnection};
 use std::collections::BTreeSet;
 
 /// Names of user tables and indexes; SQLite's own objects (`sqlite_sequence`,
@@ -37,13 +37,13 @@ struct AppliedRow {
 /// tried first (the common, initialized case costs one statement); only when SQLite says
 /// that table does not exist is the catalog read alone.
 pub(crate) async fn snapshot(conn: &mut SqliteConnection, target: &str) -> Result<CatalogSnapshot> {
-    let full = format!("SELECT {CATALOG_COLUMNS}, {APPLIED_COLUMN}");
+    let full = AssertSqlSafe(format!("SELECT {CATALOG_COLUMNS}, {APPLIED_COLUMN}"));
     let row: (String, String, Option<String>) =
-        match sqlx::query_as(&full).fetch_one(&mut *conn).await {
+        match sqlx::query_as(full).fetch_one(&mut *conn).await {
             Ok((tables, indexes, applied)) => (tables, indexes, Some(applied)),
             Err(err) if errors::is_missing_table(&err, VERSION_TABLE) => {
                 let (tables, indexes): (String, String) =
-                    sqlx::query_as(&format!("SELECT {CATALOG_COLUMNS}"))
+                    sqlx::query_as(AssertSqlSafe(format!("SELECT {CATALOG_COLUMNS}")))
                         .fetch_one(&mut *conn)
                         .await
                         .map_err(|e| errors::database(target, e))?;
@@ -123,7 +123,8 @@ pub(crate) async fn count_rows(
         // Table names come from the bundled migrations, never from users; quoting anyway
         // keeps an odd name from being read as SQL.
         let quoted = format!("\"{}\"", table.replace('"', "\"\""));
-        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {quoted}"))
+        let sql = AssertSqlSafe(format!("SELECT count(*) FROM {quoted}"));
+        let rows: i64 = sqlx::query_scalar(sql)
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| errors::database(target, e))?;

@@ -10,7 +10,7 @@ use pycharter_core::{
 };
 use semver::Version;
 use sqlx::pool::PoolConnection;
-use sqlx::{Executor as _, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, Executor as _, Sqlite, SqliteConnection, SqlitePool};
 use std::time::Instant;
 
 /// Created inside the migration transaction, so the first deployer creates it under the lock.
@@ -31,7 +31,8 @@ async fn run_script(
     conn: &mut SqliteConnection,
     sql: &str,
 ) -> std::result::Result<(), sqlx::Error> {
-    conn.execute(sqlx::query(sql).persistent(false))
+    // Only bundled migration SQL and this module's own statements reach here, never user input.
+    conn.execute(sqlx::query(AssertSqlSafe(sql)).persistent(false))
         .await
         .map(|_| ())
 }

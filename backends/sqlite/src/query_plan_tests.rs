@@ -6,17 +6,18 @@ use crate::artifacts::lookup_sql;
 use crate::SqliteMetadataStore;
 use pycharter_core::{ArtifactKind, MetadataStore, VersionSelector};
 use serde_json::json;
-use sqlx::SqliteConnection;
+use sqlx::{AssertSqlSafe, SqliteConnection};
 
 async fn plan(conn: &mut SqliteConnection, sql: &str) -> String {
     // Not cached: an EXPLAIN statement is never re-prepared after a schema change, so a
     // cached one would keep describing a plan from before it.
-    let rows: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
-        .persistent(false)
-        .bind("orders")
-        .fetch_all(conn)
-        .await
-        .unwrap();
+    let rows: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+            .persistent(false)
+            .bind("orders")
+            .fetch_all(conn)
+            .await
+            .unwrap();
     rows.into_iter()
         .map(|(_, _, _, detail)| detail)
         .collect::<Vec<_>>()

@@ -7,7 +7,7 @@ use pycharter_conformance::{BackendHarness, Damage};
 use pycharter_core::{ConnectOptions, Result};
 use pycharter_sqlite::SqliteMetadataStore;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
@@ -56,13 +56,13 @@ impl BackendHarness for SqliteHarness {
         // A DROP of something missing fails on its own; a row edit must touch one row.
         let (result, must_touch_a_row) = match damage {
             Damage::DropTable(table) => (
-                sqlx::query(&format!("DROP TABLE {}", quote(table)))
+                sqlx::query(AssertSqlSafe(format!("DROP TABLE {}", quote(table))))
                     .execute(&mut conn)
                     .await,
                 false,
             ),
             Damage::DropIndex(index) => (
-                sqlx::query(&format!("DROP INDEX {}", quote(index)))
+                sqlx::query(AssertSqlSafe(format!("DROP INDEX {}", quote(index))))
                     .execute(&mut conn)
                     .await,
                 false,

@@ -6,7 +6,7 @@
 
 use assert_cmd::Command;
 use serde_json::Value;
-use sqlx::{Connection, PgConnection, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -116,7 +116,7 @@ async fn sqlite_connect(path: &Path) -> SqliteConnection {
 pub fn sqlite_exec(path: &Path, statement: &str) {
     block_on(async {
         let mut conn = sqlite_connect(path).await;
-        sqlx::query(statement)
+        sqlx::query(AssertSqlSafe(statement))
             .execute(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{statement}: {e}"));
@@ -127,7 +127,7 @@ pub fn sqlite_exec(path: &Path, statement: &str) {
 pub fn sqlite_i64(path: &Path, query: &str) -> i64 {
     block_on(async {
         let mut conn = sqlite_connect(path).await;
-        sqlx::query_scalar(query)
+        sqlx::query_scalar(AssertSqlSafe(query))
             .fetch_one(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{query}: {e}"))
@@ -161,7 +161,7 @@ pub fn pg_i64(url: &str, query: &str) -> i64 {
         let mut conn = PgConnection::connect(url)
             .await
             .expect("connect to Postgres");
-        let value: i64 = sqlx::query_scalar(query)
+        let value: i64 = sqlx::query_scalar(AssertSqlSafe(query))
             .fetch_one(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{query}: {e}"));
@@ -176,7 +176,7 @@ pub fn pg_exec(url: &str, statement: &str) {
         let mut conn = PgConnection::connect(url)
             .await
             .expect("connect to Postgres");
-        sqlx::query(statement)
+        sqlx::query(AssertSqlSafe(statement))
             .execute(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{statement}: {e}"));

@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each reliability test binary uses a subset
 
 use serde_json::Value;
-use sqlx::{Connection, PgConnection, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 use std::future::Future;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -164,21 +164,21 @@ impl PgSession {
         use sqlx::Executor as _;
         let conn = self.conn.as_mut().expect("open");
         self.runtime
-            .block_on(conn.execute(sqlx::raw_sql(sql)))
+            .block_on(conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))))
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     pub fn i64(&mut self, sql: &str) -> i64 {
         let conn = self.conn.as_mut().expect("open");
         self.runtime
-            .block_on(sqlx::query_scalar::<_, i64>(sql).fetch_one(conn))
+            .block_on(sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).fetch_one(conn))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     pub fn strings(&mut self, sql: &str) -> Vec<String> {
         let conn = self.conn.as_mut().expect("open");
         self.runtime
-            .block_on(sqlx::query_scalar::<_, String>(sql).fetch_all(conn))
+            .block_on(sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).fetch_all(conn))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }
@@ -263,19 +263,19 @@ impl SqliteSession {
     pub fn exec(&mut self, sql: &str) {
         use sqlx::Executor as _;
         self.runtime
-            .block_on(self.conn.execute(sqlx::raw_sql(sql)))
+            .block_on(self.conn.execute(sqlx::raw_sql(AssertSqlSafe(sql))))
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     pub fn strings(&mut self, sql: &str) -> Vec<String> {
         self.runtime
-            .block_on(sqlx::query_scalar::<_, String>(sql).fetch_all(&mut self.conn))
+            .block_on(sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).fetch_all(&mut self.conn))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     pub fn i64(&mut self, sql: &str) -> i64 {
         self.runtime
-            .block_on(sqlx::query_scalar::<_, i64>(sql).fetch_one(&mut self.conn))
+            .block_on(sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).fetch_one(&mut self.conn))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }

@@ -45,7 +45,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use cluster::start_private_cluster;
 use external::external_server;
@@ -231,7 +231,9 @@ async fn create_database(server: &TestServer, name: &str) -> Result<(), sqlx::Er
         attempt += 1;
         let result = async {
             let mut connection = PgConnection::connect_with(&options).await?;
-            connection.execute(statement.as_str()).await?;
+            connection
+                .execute(AssertSqlSafe(statement.as_str()))
+                .await?;
             connection.close().await
         }
         .await;
