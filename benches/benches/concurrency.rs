@@ -6,7 +6,7 @@ use pycharter_benches::mode::Timing;
 use pycharter_benches::multi_thread_runtime;
 use pycharter_benches::workload::{self, READ_NAME};
 use pycharter_conformance::postgres_harness::fresh_database;
-use pycharter_core::{ConnectOptions, MetadataStore};
+use pycharter_core::{ConnectOptions, MetadataStoreExt};
 use pycharter_postgres::PostgresMetadataStore;
 use std::hint::black_box;
 use std::time::Instant;

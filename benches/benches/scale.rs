@@ -8,11 +8,11 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use pycharter_benches::backends::{Backend, Postgres, Sqlite};
+use pycharter_benches::current_thread_runtime;
 use pycharter_benches::mode::{self, Timing};
 use pycharter_benches::seed::{self, HOT};
 use pycharter_benches::workload::schema_document;
-use pycharter_benches::{current_thread_runtime, sqlite_sql};
-use pycharter_core::{ArtifactKind, MetadataStore};
+use pycharter_core::{ArtifactKind, MetadataStore, MetadataStoreExt};
 use sqlx::AssertSqlSafe;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -98,7 +98,7 @@ where
             let version = &versions[next % versions.len()];
             next += 1;
             async move {
-                let found = store.get_schema(HOT, Some(version)).await;
+                let found = store.get_schema(HOT, version).await;
                 black_box(found.expect("get_schema").expect("seeded"))
             }
         })
@@ -107,9 +107,10 @@ where
 
 async fn explain_sqlite(pool: &sqlx::SqlitePool, n: u64) {
     let exact = seed::latest_hot(n);
+    let sqlite_statements = pycharter_sqlite::sql::statements(ArtifactKind::Schema);
     for (what, sql, with_version) in [
-        ("latest", sqlite_sql::LATEST, false),
-        ("exact", sqlite_sql::EXACT, true),
+        ("latest", &sqlite_statements.latest, false),
+        ("exact", &sqlite_statements.exact, true),
     ] {
         let explain = format!("EXPLAIN QUERY PLAN {sql}");
         let mut query = sqlx::query_as::<_, (i64, i64, i64, String)>(AssertSqlSafe(explain))

@@ -7,9 +7,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use pycharter_benches::backends::{Backend, Memory, Postgres, Sqlite};
 use pycharter_benches::current_thread_runtime;
 use pycharter_benches::mode::Timing;
-use pycharter_benches::sqlite_sql;
 use pycharter_benches::workload::{self, READ_NAME};
 use pycharter_core::{ArtifactKind, ContractVersion, SchemaManager};
+use pycharter_sqlite::sql::statements;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, PgConnection};
@@ -104,7 +104,7 @@ fn sqlite_references(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &
     ] {
         group.bench_function(format!("latest_sql/{label}"), |b| {
             b.to_async(rt).iter(|| async {
-                let row = sqlx::query(sqlite_sql::LATEST)
+                let row = sqlx::query(statements(ArtifactKind::Schema).latest.as_str())
                     .bind(READ_NAME)
                     .fetch_one(pool)
                     .await
@@ -126,12 +126,13 @@ fn sqlite_references(c: &mut Criterion, rt: &tokio::runtime::Runtime, backend: &
                 next += 1;
                 let document = &document;
                 async move {
-                    let done = sqlx::query(sqlite_sql::INSERT_SCHEMA)
+                    // The backend's own statement: name, version, document, created_at, sort key.
+                    let done = sqlx::query(statements(ArtifactKind::Schema).insert.as_str())
                         .bind("reference_insert")
                         .bind(version.to_string())
-                        .bind(version.sort_key())
                         .bind(document)
                         .bind("2026-01-01T00:00:00.000000Z")
+                        .bind(version.sort_key())
                         .execute(pool)
                         .await
                         .expect("insert SQL");

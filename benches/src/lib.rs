@@ -25,7 +25,6 @@ pub mod mode;
 pub mod proxy;
 pub mod round_trips;
 pub mod seed;
-pub mod sqlite_sql;
 pub mod workload;
 
 /// A tokio runtime for the SQL backends: multi-threaded (one worker per core), as an

@@ -5,7 +5,7 @@
 use crate::proxy::{CountingProxy, Counts};
 use crate::workload::schema_document;
 use pycharter_conformance::postgres_harness::fresh_database;
-use pycharter_core::{ConnectOptions, MetadataStore, SchemaManager};
+use pycharter_core::{ConnectOptions, MetadataStoreExt, SchemaManager};
 use pycharter_postgres::PostgresMetadataStore;
 use std::fmt::Write as _;
 use std::future::Future;

@@ -11,8 +11,7 @@ use crate::mode::Timing;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use pycharter_conformance::{get_kind, store_kind};
 use pycharter_core::{
-    ArtifactKind, ContractVersion, InitializeOptions, MetadataStore, NewArtifact, SchemaManager,
-    UpgradeOptions,
+    ArtifactKind, InitializeOptions, MetadataStore, MetadataStoreExt, SchemaManager, UpgradeOptions,
 };
 use serde_json::{json, Value};
 use std::hint::black_box;
@@ -217,7 +216,7 @@ where
     let exact = exact_read_version();
     group.bench_function("get_schema/exact", |b| {
         b.to_async(rt).iter(|| async {
-            let found = store.get_schema(READ_NAME, Some(&exact)).await;
+            let found = store.get_schema(READ_NAME, &exact).await;
             black_box(found.expect("get_schema").expect("seeded version"))
         })
     });
@@ -258,14 +257,9 @@ where
                 async move {
                     let versions: Vec<String> = (first..first + iters).map(fresh_version).collect();
                     for version in &versions {
-                        // The backend's raw insert, a tiny document: cheap untimed setup.
+                        // A tiny schema: cheap untimed setup.
                         store
-                            .put_artifact(NewArtifact {
-                                kind: ArtifactKind::Schema,
-                                name: name.clone(),
-                                version: ContractVersion::parse(version).expect("valid version"),
-                                document: json!({"type": "object"}),
-                            })
+                            .store_schema(&name, version, &json!({"type": "object"}))
                             .await
                             .expect("store the schema version to attach to");
                     }

@@ -12,7 +12,7 @@
 
 mod reliability_support;
 
-use pycharter_core::{ConnectOptions, MetadataStore};
+use pycharter_core::{ConnectOptions, MetadataStoreExt};
 use pycharter_postgres::PostgresMetadataStore;
 use reliability_support::*;
 use serde_json::json;

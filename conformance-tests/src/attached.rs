@@ -3,7 +3,7 @@
 
 use crate::support::{attached_doc, fresh, get_kind, schema_doc, store_kind};
 use crate::BackendHarness;
-use pycharter_core::{ArtifactKind, Error, MetadataStore};
+use pycharter_core::{ArtifactKind, Error, MetadataStore, MetadataStoreExt};
 use serde_json::json;
 
 /// Each kind round-trips through its typed methods at an exact version, and

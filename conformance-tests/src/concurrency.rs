@@ -4,7 +4,8 @@
 use crate::support::{fresh, open_raw, schema_doc};
 use crate::BackendHarness;
 use pycharter_core::{
-    Error, InitializeOptions, MetadataStore, MigrationState, SchemaManager, MIGRATIONS,
+    Error, InitializeOptions, MetadataStore, MetadataStoreExt, MigrationState, SchemaManager,
+    MIGRATIONS,
 };
 use std::sync::Arc;
 use tokio::sync::Barrier;

@@ -5,7 +5,7 @@ use crate::support::{assert_fix, first_version, fresh_at, open_error, open_raw, 
 use crate::{BackendHarness, Damage};
 use pycharter_core::{
     ArtifactKind, ConnectOptions, DowngradeOptions, DowngradeTarget, Error, MetadataStore,
-    SchemaManager, SchemaState, MIGRATIONS, SCHEMA_VERSION,
+    MetadataStoreExt, SchemaManager, SchemaState, MIGRATIONS, SCHEMA_VERSION,
 };
 use std::collections::BTreeSet;
 

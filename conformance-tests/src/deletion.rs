@@ -2,7 +2,7 @@
 
 use crate::support::{attached_doc, fresh, get_kind, schema_doc, store_kind, strings};
 use crate::BackendHarness;
-use pycharter_core::{ArtifactKind, Error, MetadataStore};
+use pycharter_core::{ArtifactKind, Error, MetadataStore, MetadataStoreExt};
 
 /// Deleting a version removes it and its attached artifacts (cascade), keeps other
 /// versions and their artifacts, and frees the key (a new document may be stored there).

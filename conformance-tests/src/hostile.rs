@@ -7,7 +7,7 @@
 //! (writes and reads alike), so "the document of 1.0.0" can never be ambiguous.
 
 use pycharter_core::document::{MAX_DOCUMENT_BYTES, MAX_DOCUMENT_DEPTH};
-use pycharter_core::{Error, MetadataStore};
+use pycharter_core::{Error, MetadataStore, MetadataStoreExt};
 use serde_json::{json, Value};
 
 /// Rows of the six artifact tables together (same SQL on both backends).

@@ -4,7 +4,8 @@ use crate::support::{all_versions, first_version, fresh, open_raw, schema_doc};
 use crate::BackendHarness;
 use pycharter_core::{
     ArtifactKind, Direction, DowngradeOptions, DowngradeTarget, Error, InitializeOptions,
-    MetadataStore, MigrationState, SchemaManager, SchemaState, UpgradeOptions, SCHEMA_VERSION,
+    MetadataStore, MetadataStoreExt, MigrationState, SchemaManager, SchemaState, UpgradeOptions,
+    SCHEMA_VERSION,
 };
 use serde_json::json;
 

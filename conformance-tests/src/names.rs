@@ -3,7 +3,7 @@
 
 use crate::support::{fresh, schema_doc, strings};
 use crate::BackendHarness;
-use pycharter_core::{Error, MetadataStore};
+use pycharter_core::{Error, MetadataStore, MetadataStoreExt};
 
 /// Names full of SQL metacharacters and non-ASCII text are stored, listed and read back
 /// exactly.

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use pycharter_core::document::documents_equal;
-use pycharter_core::{ArtifactId, ArtifactKind, Error, MetadataStore};
+use pycharter_core::{ArtifactId, ArtifactKind, Error, MetadataStore, MetadataStoreExt};
 use semver::Version;
 use serde_json::{json, Number, Value};
 use std::collections::BTreeMap;

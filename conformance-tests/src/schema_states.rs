@@ -8,8 +8,8 @@ use crate::support::{
 use crate::{BackendHarness, Damage};
 use pycharter_core::{
     ArtifactKind, ConnectOptions, Direction, DowngradeOptions, DowngradeTarget, Error,
-    InitializeOptions, MetadataStore, MigrationState, SchemaManager, SchemaState, UpgradeOptions,
-    MIGRATIONS, SCHEMA_VERSION,
+    InitializeOptions, MetadataStore, MetadataStoreExt, MigrationState, SchemaManager, SchemaState,
+    UpgradeOptions, MIGRATIONS, SCHEMA_VERSION,
 };
 use serde_json::json;
 
@@ -324,13 +324,14 @@ pub async fn missing_index_is_reported_and_force_restores_it<H: BackendHarness>(
         .iter()
         .flat_map(|m| m.indexes.iter())
         .last()
-        .expect("the layout has indexes");
+        .expect("the layout has indexes")
+        .name;
     h.damage(&database, Damage::DropIndex(index)).await;
 
     let other = open_raw(h, &database).await;
     let info = other.validate().await.expect("validate");
     assert_eq!(info.state, SchemaState::MissingIndexes);
-    assert_eq!(info.missing_indexes, [*index]);
+    assert_eq!(info.missing_indexes, [index]);
     assert!(info.missing_tables.is_empty());
     assert!(info.message.contains("--force"), "{}", info.message);
     let err = other

@@ -3,7 +3,7 @@
 
 use crate::support::{fresh, schema_doc, strings};
 use crate::BackendHarness;
-use pycharter_core::{ArtifactKind, Error, MetadataStore};
+use pycharter_core::{ArtifactKind, Error, MetadataStore, MetadataStoreExt};
 use serde_json::json;
 
 /// "Latest" is semver precedence: `1.10.0 > 1.9.0`, a release beats its pre-releases,

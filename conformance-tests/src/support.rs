@@ -3,8 +3,8 @@
 
 use crate::BackendHarness;
 use pycharter_core::{
-    ArtifactId, ArtifactKind, ArtifactRecord, ConnectOptions, Error, MetadataStore, Result,
-    MIGRATIONS, SCHEMA_VERSION,
+    ArtifactId, ArtifactKind, ArtifactRecord, ConnectOptions, Error, MetadataStore,
+    MetadataStoreExt, Result, MIGRATIONS, SCHEMA_VERSION,
 };
 use serde_json::{json, Value};
 

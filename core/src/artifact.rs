@@ -104,7 +104,8 @@ pub struct ArtifactRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// A validated document about to be stored (built by [`crate::MetadataStore`]'s typed methods).
+/// A validated document about to be stored: what core hands a [`crate::Backend`]'s
+/// [`insert_artifact`](crate::Backend::insert_artifact).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewArtifact {
     /// What the document is.
@@ -117,13 +118,20 @@ pub struct NewArtifact {
     pub document: serde_json::Value,
 }
 
-/// What a backend's insert-if-absent found.
+/// What a backend's insert-if-absent found. A backend reports facts; core decides what they
+/// mean for the user (same document: the same id; different: `VersionConflict`; missing
+/// schema version: `NotFound`; a race: try again).
 #[derive(Debug, Clone, PartialEq)]
-pub enum PutOutcome {
+pub enum InsertOutcome {
     /// The key was free; this is the new record.
     Inserted(ArtifactRecord),
-    /// The key was taken; this is the record already there (core compares documents).
+    /// The key was taken; this is the record already there.
     Existing(ArtifactRecord),
+    /// (Attached kinds) the schema version to attach to does not exist; nothing written.
+    SchemaVersionMissing,
+    /// The key was taken, but the row was gone before it could be read back (a concurrent
+    /// delete); nothing written. Core retries the insert.
+    Raced,
 }
 
 /// Which version of a schema a lookup wants.

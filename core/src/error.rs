@@ -1,6 +1,8 @@
 //! The one error type of pycharter-rs. Every message says what happened and the command or
 //! action that fixes it; `target` fields always hold a URL whose password is redacted.
 
+use crate::artifact::ArtifactKind;
+use crate::version::ContractVersion;
 use std::time::Duration;
 
 /// Result alias used across pycharter-rs.
@@ -85,25 +87,30 @@ pub enum Error {
         /// Redacted database URL.
         target: String,
     },
-    /// The requested artifact or schema version does not exist.
+    /// The requested artifact does not exist (e.g. attaching rules to a schema version
+    /// that was never stored, or deleting one that is gone).
     #[error(
-        "{what} not found — list what exists with MetadataStore::list_schemas / list_versions"
+        "{kind} {name:?} version {version} not found — list what exists with MetadataStore::list_schemas / list_versions"
     )]
     NotFound {
-        /// What was looked for, e.g. `schema orders 1.2.0`.
-        what: String,
+        /// What was looked for ([`ArtifactKind::Schema`] when the schema version is missing).
+        kind: ArtifactKind,
+        /// Schema name.
+        name: String,
+        /// Schema version.
+        version: ContractVersion,
     },
-    /// `(name, version)` already holds a different document; versions are immutable.
+    /// `(kind, name, version)` already holds a different document; versions are immutable.
     #[error(
         "{kind} for {name} {version} already exists with a different document; versions are immutable — store the change as a new version"
     )]
     VersionConflict {
-        /// Artifact kind, e.g. `schema`.
-        kind: String,
+        /// What was being stored.
+        kind: ArtifactKind,
         /// Schema name.
         name: String,
         /// Schema version.
-        version: String,
+        version: ContractVersion,
     },
     /// A document is not acceptable (not a JSON Schema, too large, too deep, …).
     #[error("Invalid document: {reason} — fix the document and store it again")]
@@ -224,10 +231,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// `NotFound` for a schema version, with the one wording every backend uses.
-    pub fn schema_version_not_found(name: &str, version: &impl std::fmt::Display) -> Self {
+    /// `NotFound` for a schema version.
+    pub fn schema_version_not_found(name: &str, version: &ContractVersion) -> Self {
         Error::NotFound {
-            what: format!("schema {name:?} version {version}"),
+            kind: ArtifactKind::Schema,
+            name: name.to_string(),
+            version: version.clone(),
         }
     }
 

@@ -166,7 +166,7 @@ mod tests {
             .explain(raw.clone(), || async { Ok(info(SchemaState::Valid)) })
             .await;
         assert_eq!(still_raw, raw);
-        let conflict = Error::NotFound { what: "x".into() };
+        let conflict = Error::InvalidDocument { reason: "x".into() };
         let err = gate
             .explain(conflict.clone(), || async { panic!("must not validate") })
             .await;

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod artifact;
+pub mod backend;
 pub mod catalog;
 pub mod document;
 pub mod error;
@@ -30,12 +31,14 @@ pub mod redact;
 pub mod report;
 pub mod spec;
 pub mod store;
+pub mod typed;
 pub mod validate;
 pub mod version;
 
 pub use artifact::{
-    ArtifactId, ArtifactKind, ArtifactRecord, NewArtifact, PutOutcome, VersionSelector,
+    ArtifactId, ArtifactKind, ArtifactRecord, InsertOutcome, NewArtifact, VersionSelector,
 };
+pub use backend::Backend;
 pub use catalog::{AppliedMigration, CatalogSnapshot};
 pub use error::{Error, Result};
 pub use gate::SchemaGate;
@@ -44,10 +47,21 @@ pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOp
 pub use plan::{Direction, DowngradeTarget, MigrationPlan, PlanStep};
 pub use redact::redact_url;
 pub use report::{MigrationReport, MigrationState, MigrationStatus, StepReport};
-pub use spec::{BundledMigration, MigrationSpec, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE};
+pub use spec::{
+    BundledMigration, Index, IndexSpec, MigrationSpec, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,
+};
 pub use store::{prepare_schema, MetadataStore, SchemaManager};
+pub use typed::{IntoSelector, IntoVersion, MetadataStoreExt};
 pub use validate::{SchemaInfo, SchemaState};
 pub use version::ContractVersion;
 
 #[cfg(feature = "mock")]
 pub use store::{MockMetadataStore, MockSchemaManager};
+
+/// The traits a user of a store needs in scope: `use pycharter_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        ArtifactId, ArtifactKind, ArtifactRecord, ContractVersion, MetadataStore, MetadataStoreExt,
+        SchemaManager,
+    };
+}

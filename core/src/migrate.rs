@@ -25,8 +25,9 @@ pub trait MigrationTransaction: Send {
     async fn run_sql(&mut self, sql: &str) -> Result<()>;
     /// Records an applied migration in the version table.
     async fn record_applied(&mut self, step: &PlanStep, execution_ms: i64) -> Result<()>;
-    /// Removes a reverted migration from the version table.
-    async fn remove_applied(&mut self, version: &Version) -> Result<()>;
+    /// Removes a reverted migration's row from the version table: the row whose version
+    /// text is exactly `recorded` (as the catalog snapshot reported it).
+    async fn remove_applied(&mut self, recorded: &str) -> Result<()>;
     /// Row counts of those of `tables` that exist.
     async fn count_rows(&mut self, tables: &[String]) -> Result<Vec<(String, u64)>>;
     /// Commits, releasing the lock.
@@ -187,7 +188,11 @@ where
             let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             match step.direction {
                 Direction::Up => tx.record_applied(step, elapsed_ms).await,
-                Direction::Down => tx.remove_applied(&step.version).await,
+                Direction::Down => {
+                    let recorded = step.recorded_as.clone();
+                    tx.remove_applied(&recorded.unwrap_or_else(|| step.version.to_string()))
+                        .await
+                }
                 Direction::Repair => Ok(()),
             }
         }

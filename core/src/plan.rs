@@ -36,6 +36,9 @@ pub struct PlanStep {
     pub checksum: String,
     /// Tables this step drops (for `Down`).
     pub drops_tables: Vec<String>,
+    /// (`Down`) the version exactly as the version table records it (a hand-edited row may
+    /// carry whitespace): backends remove that row by exact match.
+    pub recorded_as: Option<String>,
 }
 
 /// What a migration command will do.
@@ -207,6 +210,7 @@ fn up_step(m: &BundledMigration) -> PlanStep {
         sql: m.up_sql.clone(),
         checksum: m.checksum.clone(),
         drops_tables: Vec::new(),
+        recorded_as: None,
     }
 }
 
@@ -311,6 +315,10 @@ pub fn plan_downgrade(
             sql: m.down_sql.clone(),
             checksum: m.checksum.clone(),
             drops_tables: m.tables.clone(),
+            recorded_as: applied
+                .iter()
+                .find(|row| Version::parse(row.version.trim()).ok().as_ref() == Some(&m.version))
+                .map(|row| row.version.clone()),
         })
         .collect();
     Ok(MigrationPlan {
@@ -361,7 +369,7 @@ pub fn plan_repair(
         .iter()
         .filter(|m| {
             m.tables.iter().any(|t| !snapshot.tables.contains(t))
-                || m.indexes.iter().any(|i| !snapshot.indexes.contains(i))
+                || m.index_names().any(|i| !snapshot.indexes.contains(i))
         })
         .map(|m| PlanStep {
             direction: Direction::Repair,

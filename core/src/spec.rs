@@ -22,8 +22,36 @@ pub struct MigrationSpec {
     pub description: &'static str,
     /// Tables it creates (dropped again by its downgrade).
     pub tables: &'static [&'static str],
-    /// Indexes it creates (dropped again by its downgrade).
-    pub indexes: &'static [&'static str],
+    /// Indexes it creates (dropped again by its downgrade), each with its table.
+    pub indexes: &'static [IndexSpec],
+}
+
+/// An index of the logical layout and the table it is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// Index name (the same on every backend).
+    pub name: &'static str,
+    /// The table it indexes.
+    pub table: &'static str,
+}
+
+/// An index a migration creates: its name and its table (what a backend needs to know to
+/// create it, and what a simulated catalog needs to refuse it on a missing table).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Index {
+    /// Index name.
+    pub name: String,
+    /// The table it indexes.
+    pub table: String,
+}
+
+impl From<&IndexSpec> for Index {
+    fn from(spec: &IndexSpec) -> Self {
+        Index {
+            name: spec.name.to_string(),
+            table: spec.table.to_string(),
+        }
+    }
 }
 
 /// The ordered migrations of this build. Appending one (and its SQL in every backend) is how
@@ -41,23 +69,27 @@ pub const MIGRATIONS: &[MigrationSpec] = &[
             "governance_rules",
         ],
         indexes: &[
-            "idx_schemas_name",
-            "idx_schemas_version",
-            "idx_schemas_name_version",
-            "idx_coercion_rules_schema_id",
-            "idx_validation_rules_schema_id",
-            "idx_metadata_schema_id",
-            "idx_ownership_schema_id",
-            "idx_governance_rules_schema_id",
+            index("idx_schemas_name", "schemas"),
+            index("idx_schemas_version", "schemas"),
+            index("idx_schemas_name_version", "schemas"),
+            index("idx_coercion_rules_schema_id", "coercion_rules"),
+            index("idx_validation_rules_schema_id", "validation_rules"),
+            index("idx_metadata_schema_id", "metadata"),
+            index("idx_ownership_schema_id", "ownership"),
+            index("idx_governance_rules_schema_id", "governance_rules"),
         ],
     },
     MigrationSpec {
         version: "1.1.0",
         description: "Index (name, version_sort_key) so the latest version is an index lookup",
         tables: &[],
-        indexes: &["idx_schemas_name_sort_key"],
+        indexes: &[index("idx_schemas_name_sort_key", "schemas")],
     },
 ];
+
+const fn index(name: &'static str, table: &'static str) -> IndexSpec {
+    IndexSpec { name, table }
+}
 
 /// A migration as shipped by one backend: the logical spec plus that backend's SQL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,8 +100,8 @@ pub struct BundledMigration {
     pub description: String,
     /// Tables it creates.
     pub tables: Vec<String>,
-    /// Indexes it creates.
-    pub indexes: Vec<String>,
+    /// Indexes it creates, each with its table.
+    pub indexes: Vec<Index>,
     /// SQL that applies it (must be idempotent DDL: `IF NOT EXISTS`, so repair can rerun it).
     pub up_sql: String,
     /// SQL that reverts it.
@@ -81,25 +113,25 @@ pub struct BundledMigration {
 impl BundledMigration {
     /// Pairs a logical spec with a backend's SQL.
     pub fn new(spec: &MigrationSpec, up_sql: &str, down_sql: &str) -> Result<Self> {
-        Self::custom(
-            spec.version,
-            spec.description,
-            spec.tables,
-            spec.indexes,
-            up_sql,
-            down_sql,
-        )
+        let mut migration = Self::custom(spec.version, spec.description)?;
+        migration.tables = spec.tables.iter().map(|t| t.to_string()).collect();
+        migration.indexes = spec.indexes.iter().map(Index::from).collect();
+        Ok(migration.with_sql(up_sql, down_sql))
     }
 
-    /// A migration outside [`MIGRATIONS`] (tests use this to build failing or slow lists).
-    pub fn custom(
-        version: &str,
-        description: &str,
-        tables: &[&str],
-        indexes: &[&str],
-        up_sql: &str,
-        down_sql: &str,
-    ) -> Result<Self> {
+    /// A migration outside [`MIGRATIONS`], built step by step (tests use this to build
+    /// failing, slow or newer layouts). It starts with no tables, no indexes and empty SQL.
+    ///
+    /// ```
+    /// use pycharter_core::BundledMigration;
+    /// let future = BundledMigration::custom("9.0.0", "a table from the future")?
+    ///     .with_table("future")
+    ///     .with_index("idx_future_id", "future")
+    ///     .with_sql("CREATE TABLE IF NOT EXISTS future (id INTEGER);", "DROP TABLE IF EXISTS future;");
+    /// assert_eq!(future.indexes[0].table, "future");
+    /// # Ok::<(), pycharter_core::Error>(())
+    /// ```
+    pub fn custom(version: &str, description: &str) -> Result<Self> {
         let parsed = Version::parse(version).map_err(|e| Error::InvalidVersion {
             input: version.to_string(),
             reason: e.to_string(),
@@ -107,12 +139,40 @@ impl BundledMigration {
         Ok(BundledMigration {
             version: parsed,
             description: description.to_string(),
-            tables: tables.iter().map(|t| t.to_string()).collect(),
-            indexes: indexes.iter().map(|i| i.to_string()).collect(),
-            up_sql: up_sql.to_string(),
-            down_sql: down_sql.to_string(),
-            checksum: checksum(up_sql),
+            tables: Vec::new(),
+            indexes: Vec::new(),
+            up_sql: String::new(),
+            down_sql: String::new(),
+            checksum: checksum(""),
         })
+    }
+
+    /// Declares a table this migration creates.
+    pub fn with_table(mut self, table: &str) -> Self {
+        self.tables.push(table.to_string());
+        self
+    }
+
+    /// Declares an index this migration creates on `table`.
+    pub fn with_index(mut self, name: &str, table: &str) -> Self {
+        self.indexes.push(Index {
+            name: name.to_string(),
+            table: table.to_string(),
+        });
+        self
+    }
+
+    /// Sets the SQL that applies and reverts it (the checksum follows the up SQL).
+    pub fn with_sql(mut self, up_sql: &str, down_sql: &str) -> Self {
+        self.up_sql = up_sql.to_string();
+        self.down_sql = down_sql.to_string();
+        self.checksum = checksum(up_sql);
+        self
+    }
+
+    /// Names of the indexes it creates.
+    pub fn index_names(&self) -> impl Iterator<Item = &str> {
+        self.indexes.iter().map(|i| i.name.as_str())
     }
 }
 
@@ -151,17 +211,25 @@ pub fn bundle_logical(backend: &str) -> Vec<BundledMigration> {
             let up = format!(
                 "-- {backend}: create tables [{}] and indexes [{}]",
                 spec.tables.join(", "),
-                spec.indexes.join(", ")
+                index_list(spec)
             );
             let down = format!(
                 "-- {backend}: drop indexes [{}] and tables [{}]",
-                spec.indexes.join(", "),
+                index_list(spec),
                 spec.tables.join(", ")
             );
             // The specs are constants whose versions are tested to parse.
             BundledMigration::new(spec, &up, &down).expect("MIGRATIONS hold valid versions")
         })
         .collect()
+}
+
+fn index_list(spec: &MigrationSpec) -> String {
+    spec.indexes
+        .iter()
+        .map(|i| i.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -176,6 +244,17 @@ mod tests {
             .collect();
         assert!(versions.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(versions.last().unwrap().to_string(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn every_index_is_on_a_table_of_the_layout() {
+        let tables: Vec<&str> = MIGRATIONS
+            .iter()
+            .flat_map(|m| m.tables.iter().copied())
+            .collect();
+        for index in MIGRATIONS.iter().flat_map(|m| m.indexes) {
+            assert!(tables.contains(&index.table), "{index:?}");
+        }
     }
 
     #[test]

@@ -1,16 +1,14 @@
-//! The two traits every backend implements.
+//! The two traits users depend on.
 //!
-//! [`MetadataStore`]: a backend implements five generic methods (`put_artifact`,
-//! `get_artifact`, `schema_names`, `schema_versions`, `delete_schema_version`); the typed
-//! methods users call are default methods over them that validate input and apply the
-//! immutability rule here, once.
+//! [`MetadataStore`] is the dyn-compatible surface (inject it as `Arc<dyn MetadataStore>`;
+//! mock it with `MockMetadataStore`); the typed methods users call (`store_schema`,
+//! `get_ownership`, …) are [`crate::MetadataStoreExt`], implemented for every store.
+//! [`SchemaManager`] versions the backend's own database layout. Backends implement neither
+//! by hand: they implement [`crate::Backend`] and core wires both (see [`crate::backend`]).
 
-use crate::artifact::{
-    ArtifactId, ArtifactKind, ArtifactRecord, NewArtifact, PutOutcome, VersionSelector,
-};
+use crate::artifact::{ArtifactId, ArtifactKind, ArtifactRecord, VersionSelector};
 use crate::catalog::AppliedMigration;
-use crate::document::{documents_equal, validate_document, validate_name};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
 use crate::report::{MigrationReport, MigrationStatus};
 use crate::spec::BundledMigration;
@@ -24,33 +22,49 @@ use serde_json::Value;
 /// Semantics every backend obeys (checked by `pycharter-conformance`):
 /// - versions are semver; "latest" is semver precedence (`1.10.0 > 1.9.0 > 1.9.0-rc.1`);
 /// - `(kind, name, version)` is immutable: the same document again returns the same id, a
-///   different one is [`Error::VersionConflict`];
-/// - attaching to a missing schema version is [`Error::NotFound`], nothing written;
-/// - a schema must be a valid JSON Schema ([`Error::InvalidDocument`]);
+///   different one is [`Error::VersionConflict`](crate::Error::VersionConflict);
+/// - attaching to a missing schema version is [`Error::NotFound`](crate::Error::NotFound),
+///   nothing written;
+/// - a schema must be a valid JSON Schema
+///   ([`Error::InvalidDocument`](crate::Error::InvalidDocument));
 /// - on an uninitialized, outdated, newer or damaged schema, operations fail with the
 ///   matching typed error (see [`crate::SchemaGate`]).
 ///
+/// These five methods take parsed versions; the typed methods of [`crate::MetadataStoreExt`]
+/// (`store_schema(name, "1.0.0", &doc)`, `get_schema(name, None)`, …) call them.
+///
 /// ```
-/// use pycharter_core::MetadataStore;
+/// use pycharter_core::prelude::*;
 /// use serde_json::json;
 /// use std::sync::Arc;
 ///
 /// async fn register(store: Arc<dyn MetadataStore>) -> pycharter_core::Result<()> {
-///     store.store_schema("orders", "1.0.0", &json!({"type": "object"})).await?;
-///     store.store_ownership("orders", "1.0.0", &json!({"owner": "team-a"})).await?;
+///     let id = store.store_schema("orders", "1.0.0", &json!({"type": "object"})).await?;
 ///     let latest = store.get_schema("orders", None).await?.expect("just stored");
-///     assert_eq!(latest.version.to_string(), "1.0.0");
+///     assert_eq!(latest.id, id);
+///     // A record's version is typed: pass it back as is, no re-parse.
+///     store.store_ownership("orders", &latest.version, &json!({"owner": "team-a"})).await?;
 ///     Ok(())
 /// }
 /// ```
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait MetadataStore: Send + Sync {
-    /// Inserts `artifact` unless its key exists, atomically. For attached kinds, returns
-    /// [`Error::NotFound`] when the schema version is missing.
-    async fn put_artifact(&self, artifact: NewArtifact) -> Result<PutOutcome>;
+    /// Stores `document` as the `kind` of schema `name` at `version`; returns its id.
+    ///
+    /// `async fn store_artifact(&self, kind: ArtifactKind, name: &str, version: &ContractVersion, document: &Value) -> Result<ArtifactId>`
+    async fn store_artifact(
+        &self,
+        kind: ArtifactKind,
+        name: &str,
+        version: &ContractVersion,
+        document: &Value,
+    ) -> Result<ArtifactId>;
 
-    /// The record of `kind` for `name` at `version` (`Latest`: of the highest schema version).
+    /// The `kind` of schema `name` at `version` (`Latest`: of the highest schema version;
+    /// an older version's artifact never stands in for the latest one's).
+    ///
+    /// `async fn get_artifact(&self, kind: ArtifactKind, name: &str, version: &VersionSelector) -> Result<Option<ArtifactRecord>>`
     async fn get_artifact(
         &self,
         kind: ArtifactKind,
@@ -59,201 +73,20 @@ pub trait MetadataStore: Send + Sync {
     ) -> Result<Option<ArtifactRecord>>;
 
     /// Names of all stored schemas, ascending.
-    async fn schema_names(&self) -> Result<Vec<String>>;
+    ///
+    /// `async fn list_schemas(&self) -> Result<Vec<String>>`
+    async fn list_schemas(&self) -> Result<Vec<String>>;
 
     /// Versions of schema `name`, ascending by semver precedence (empty if unknown).
-    async fn schema_versions(&self, name: &str) -> Result<Vec<ContractVersion>>;
+    ///
+    /// `async fn list_versions(&self, name: &str) -> Result<Vec<ContractVersion>>`
+    async fn list_versions(&self, name: &str) -> Result<Vec<ContractVersion>>;
 
-    /// Deletes a schema version and its attached artifacts; false when it did not exist.
-    async fn delete_schema_version(&self, name: &str, version: &ContractVersion) -> Result<bool>;
-
-    /// Stores a document of any kind with the rules above; returns its id.
-    async fn store_artifact(
-        &self,
-        kind: ArtifactKind,
-        name: &str,
-        version: &str,
-        document: &Value,
-    ) -> Result<ArtifactId> {
-        validate_name(name)?;
-        let version = ContractVersion::parse(version)?;
-        validate_document(kind, document)?;
-        let artifact = NewArtifact {
-            kind,
-            name: name.to_string(),
-            version,
-            document: document.clone(),
-        };
-        match self.put_artifact(artifact).await? {
-            PutOutcome::Inserted(record) => Ok(record.id),
-            PutOutcome::Existing(record) if documents_equal(&record.document, document) => {
-                Ok(record.id)
-            }
-            PutOutcome::Existing(record) => Err(Error::VersionConflict {
-                kind: kind.label().to_string(),
-                name: record.name,
-                version: record.version.to_string(),
-            }),
-        }
-    }
-
-    /// Reads a document of any kind; `version: None` means the latest schema version.
-    async fn fetch_artifact<'v>(
-        &self,
-        kind: ArtifactKind,
-        name: &str,
-        version: Option<&'v str>,
-    ) -> Result<Option<ArtifactRecord>> {
-        validate_name(name)?;
-        let selector = match version {
-            Some(v) => VersionSelector::Exact(ContractVersion::parse(v)?),
-            None => VersionSelector::Latest,
-        };
-        self.get_artifact(kind, name, &selector).await
-    }
-
-    /// Stores JSON Schema `schema` as `name` `version`.
-    async fn store_schema(&self, name: &str, version: &str, schema: &Value) -> Result<ArtifactId> {
-        self.store_artifact(ArtifactKind::Schema, name, version, schema)
-            .await
-    }
-
-    /// The schema `name` at `version` (None: latest by semver).
-    async fn get_schema<'v>(
-        &self,
-        name: &str,
-        version: Option<&'v str>,
-    ) -> Result<Option<ArtifactRecord>> {
-        self.fetch_artifact(ArtifactKind::Schema, name, version)
-            .await
-    }
-
-    /// Names of all stored schemas, ascending.
-    async fn list_schemas(&self) -> Result<Vec<String>> {
-        self.schema_names().await
-    }
-
-    /// Versions of `name`, ascending by semver precedence.
-    async fn list_versions(&self, name: &str) -> Result<Vec<ContractVersion>> {
-        validate_name(name)?;
-        self.schema_versions(name).await
-    }
-
-    /// Deletes schema `name` `version` and everything attached to it.
-    async fn delete_schema(&self, name: &str, version: &str) -> Result<()> {
-        validate_name(name)?;
-        let parsed = ContractVersion::parse(version)?;
-        if self.delete_schema_version(name, &parsed).await? {
-            Ok(())
-        } else {
-            Err(Error::schema_version_not_found(name, &parsed))
-        }
-    }
-
-    /// Attaches coercion rules to schema `name` `version`.
-    async fn store_coercion_rules(
-        &self,
-        name: &str,
-        version: &str,
-        rules: &Value,
-    ) -> Result<ArtifactId> {
-        self.store_artifact(ArtifactKind::CoercionRules, name, version, rules)
-            .await
-    }
-
-    /// Coercion rules of `name` at `version` (None: latest schema version).
-    async fn get_coercion_rules<'v>(
-        &self,
-        name: &str,
-        version: Option<&'v str>,
-    ) -> Result<Option<ArtifactRecord>> {
-        self.fetch_artifact(ArtifactKind::CoercionRules, name, version)
-            .await
-    }
-
-    /// Attaches validation rules to schema `name` `version`.
-    async fn store_validation_rules(
-        &self,
-        name: &str,
-        version: &str,
-        rules: &Value,
-    ) -> Result<ArtifactId> {
-        self.store_artifact(ArtifactKind::ValidationRules, name, version, rules)
-            .await
-    }
-
-    /// Validation rules of `name` at `version` (None: latest schema version).
-    async fn get_validation_rules<'v>(
-        &self,
-        name: &str,
-        version: Option<&'v str>,
-    ) -> Result<Option<ArtifactRecord>> {
-        self.fetch_artifact(ArtifactKind::ValidationRules, name, version)
-            .await
-    }
-
-    /// Attaches metadata to schema `name` `version`.
-    async fn store_metadata(
-        &self,
-        name: &str,
-        version: &str,
-        metadata: &Value,
-    ) -> Result<ArtifactId> {
-        self.store_artifact(ArtifactKind::Metadata, name, version, metadata)
-            .await
-    }
-
-    /// Metadata of `name` at `version` (None: latest schema version).
-    async fn get_metadata<'v>(
-        &self,
-        name: &str,
-        version: Option<&'v str>,
-    ) -> Result<Option<ArtifactRecord>> {
-        self.fetch_artifact(ArtifactKind::Metadata, name, version)
-            .await
-    }
-
-    /// Attaches ownership to schema `name` `version`.
-    async fn store_ownership(
-        &self,
-        name: &str,
-        version: &str,
-        ownership: &Value,
-    ) -> Result<ArtifactId> {
-        self.store_artifact(ArtifactKind::Ownership, name, version, ownership)
-            .await
-    }
-
-    /// Ownership of `name` at `version` (None: latest schema version).
-    async fn get_ownership<'v>(
-        &self,
-        name: &str,
-        version: Option<&'v str>,
-    ) -> Result<Option<ArtifactRecord>> {
-        self.fetch_artifact(ArtifactKind::Ownership, name, version)
-            .await
-    }
-
-    /// Attaches governance rules to schema `name` `version`.
-    async fn store_governance_rules(
-        &self,
-        name: &str,
-        version: &str,
-        rules: &Value,
-    ) -> Result<ArtifactId> {
-        self.store_artifact(ArtifactKind::GovernanceRules, name, version, rules)
-            .await
-    }
-
-    /// Governance rules of `name` at `version` (None: latest schema version).
-    async fn get_governance_rules<'v>(
-        &self,
-        name: &str,
-        version: Option<&'v str>,
-    ) -> Result<Option<ArtifactRecord>> {
-        self.fetch_artifact(ArtifactKind::GovernanceRules, name, version)
-            .await
-    }
+    /// Deletes schema `name` at `version` and everything attached to it;
+    /// [`Error::NotFound`](crate::Error::NotFound) when it does not exist.
+    ///
+    /// `async fn delete_version(&self, name: &str, version: &ContractVersion) -> Result<()>`
+    async fn delete_version(&self, name: &str, version: &ContractVersion) -> Result<()>;
 }
 
 /// Versioning of the backend's own database layout (`pycharter db ...`).

@@ -140,9 +140,9 @@ pub fn validate_catalog(
     let missing_indexes: Vec<String> = history
         .applied_known
         .iter()
-        .flat_map(|m| m.indexes.iter())
+        .flat_map(|m| m.index_names())
         .filter(|i| !snapshot.indexes.contains(*i))
-        .cloned()
+        .map(String::from)
         .collect();
 
     let state = if !snapshot.version_table_exists || snapshot.applied.is_empty() {
@@ -211,7 +211,7 @@ mod tests {
         snap.tables.insert(VERSION_TABLE.into());
         for m in &bundled[..n] {
             snap.tables.extend(m.tables.iter().cloned());
-            snap.indexes.extend(m.indexes.iter().cloned());
+            snap.indexes.extend(m.index_names().map(String::from));
             snap.applied.push(recorded(m));
         }
         snap

@@ -69,6 +69,19 @@ impl fmt::Display for ContractVersion {
     }
 }
 
+/// Compares with a version as text: `record.version == "1.2.0"`.
+impl PartialEq<str> for ContractVersion {
+    fn eq(&self, other: &str) -> bool {
+        Version::parse(other).is_ok_and(|v| v == self.0)
+    }
+}
+
+impl PartialEq<&str> for ContractVersion {
+    fn eq(&self, other: &&str) -> bool {
+        self == *other
+    }
+}
+
 impl From<ContractVersion> for Version {
     fn from(v: ContractVersion) -> Version {
         v.0

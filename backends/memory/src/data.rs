@@ -1,14 +1,16 @@
-//! The data half of the simulated database: the generic surface of `MetadataStore`
-//! (insert-if-absent, get, list, delete with cascade) over the artifact tables.
+//! The rows of the simulated database: one [`Table`] per artifact table, and [`Tables`], the
+//! storage primitives over them (insert-if-absent, read, list, delete with cascade). They
+//! report what they found; the rules (immutability, "not found") are core's.
 
-use crate::state::{no_such_table, State};
 use chrono::Utc;
 use pycharter_core::{
-    ArtifactId, ArtifactKind, ArtifactRecord, ContractVersion, Error, NewArtifact, PutOutcome,
+    ArtifactId, ArtifactKind, ArtifactRecord, ContractVersion, Error, InsertOutcome, NewArtifact,
     Result, VersionSelector,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use crate::state::TARGET;
 
 /// Versions of one name. Records sit behind `Arc` so copying a table (a migration
 /// transaction's working copy) never deep-copies a document.
@@ -44,7 +46,51 @@ impl Table {
     }
 }
 
-impl State {
+/// The error a real database gives for a statement on a table that is not there; core's
+/// schema gate turns it into the schema's typed error.
+pub(crate) fn no_such_table(table: &str) -> Error {
+    Error::Database {
+        target: TARGET.to_string(),
+        reason: format!("no such table: {table}"),
+    }
+}
+
+/// Every table that exists, by name, with its rows. Record ids are per table, counted from 1,
+/// like the SQL backends' identity columns.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Tables {
+    tables: BTreeMap<String, Table>,
+    next_ids: BTreeMap<String, i64>,
+}
+
+impl Tables {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &String> {
+        self.tables.keys()
+    }
+
+    pub(crate) fn contains(&self, table: &str) -> bool {
+        self.tables.contains_key(table)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS`.
+    pub(crate) fn create(&mut self, table: &str) {
+        self.tables.entry(table.to_string()).or_default();
+    }
+
+    /// `DROP TABLE`; false when it did not exist.
+    pub(crate) fn drop(&mut self, table: &str) -> bool {
+        self.tables.remove(table).is_some()
+    }
+
+    pub(crate) fn row_count(&self, table: &str) -> Option<u64> {
+        self.tables.get(table).map(Table::row_count)
+    }
+
     fn table(&self, kind: ArtifactKind) -> Result<&Table> {
         self.tables
             .get(kind.table())
@@ -52,48 +98,47 @@ impl State {
     }
 
     /// Insert-if-absent. The caller holds the write lock, which makes it atomic.
-    pub(crate) fn put(&mut self, artifact: NewArtifact) -> Result<PutOutcome> {
+    pub(crate) fn insert(&mut self, artifact: &NewArtifact) -> Result<InsertOutcome> {
         let NewArtifact {
             kind,
             name,
             version,
             document,
         } = artifact;
-        let table = self.table(kind)?;
-        if let Some(existing) = table.get(&name, &version) {
-            return Ok(PutOutcome::Existing(ArtifactRecord::clone(existing)));
+        if let Some(existing) = self.table(*kind)?.get(name, version) {
+            return Ok(InsertOutcome::Existing(ArtifactRecord::clone(existing)));
         }
-        if kind != ArtifactKind::Schema
+        if *kind != ArtifactKind::Schema
             && self
                 .table(ArtifactKind::Schema)?
-                .get(&name, &version)
+                .get(name, version)
                 .is_none()
         {
-            return Err(Error::schema_version_not_found(&name, &version));
+            return Ok(InsertOutcome::SchemaVersionMissing);
         }
-        self.next_id += 1;
+        let id = self.next_ids.entry(kind.table().to_string()).or_default();
+        *id += 1;
         let record = ArtifactRecord {
-            id: ArtifactId(self.next_id),
-            kind,
-            name,
-            version,
-            document: Arc::new(document),
+            id: ArtifactId(*id),
+            kind: *kind,
+            name: name.clone(),
+            version: version.clone(),
+            document: Arc::new(document.clone()),
             created_at: Utc::now(),
         };
-        let stored = Arc::new(record.clone());
         self.tables
             .get_mut(kind.table())
             .ok_or_else(|| no_such_table(kind.table()))?
             .rows
             .entry(record.name.clone())
             .or_default()
-            .insert(record.version.clone(), stored);
-        Ok(PutOutcome::Inserted(record))
+            .insert(record.version.clone(), Arc::new(record.clone()));
+        Ok(InsertOutcome::Inserted(record))
     }
 
     /// The record of `kind` at `selector`; `Latest` means "attached to the highest schema
     /// version", so an older version's artifact never stands in for a missing newer one.
-    pub(crate) fn get(
+    pub(crate) fn read(
         &self,
         kind: ArtifactKind,
         name: &str,

@@ -3,44 +3,44 @@
 //! failing step leaves the database exactly as it was.
 
 use crate::state::{State, TARGET};
-use crate::store::{Database, Handle};
+use crate::store::{Database, MemoryMetadataStore};
 use async_trait::async_trait;
 use pycharter_core::{
     BundledMigration, CatalogSnapshot, Error, MigrationExecutor, MigrationTransaction, PlanStep,
     Result,
 };
-use semver::Version;
 use tokio::sync::MutexGuard;
 
 #[async_trait]
-impl MigrationExecutor for Handle {
+impl MigrationExecutor for MemoryMetadataStore {
     fn target(&self) -> &str {
         TARGET
     }
 
     fn bundled(&self) -> &[BundledMigration] {
-        &self.db.layout.bundled
+        &self.inner.db.layout.bundled
     }
 
     async fn snapshot(&self) -> Result<CatalogSnapshot> {
-        Ok(self.db.read().snapshot())
+        Ok(self.inner.db.read().snapshot())
     }
 
     async fn begin(&self) -> Result<Box<dyn MigrationTransaction + '_>> {
-        let guard = match self.lock_timeout {
-            Some(limit) => tokio::time::timeout(limit, self.db.writer.lock())
+        let db = &self.inner.db;
+        let guard = match self.inner.lock_timeout {
+            Some(limit) => tokio::time::timeout(limit, db.writer.lock())
                 .await
                 .map_err(|_| Error::LockTimeout {
                     target: TARGET.to_string(),
                     waited: limit,
                 })?,
-            None => self.db.writer.lock().await,
+            None => db.writer.lock().await,
         };
         // Copied under the writer lock: no write can slip in between this copy and commit.
-        let mut work = self.db.read().clone();
+        let mut work = db.read().clone();
         work.ensure_version_table();
         Ok(Box::new(Transaction {
-            db: &self.db,
+            db,
             _writer: guard,
             work,
         }))
@@ -70,8 +70,8 @@ impl MigrationTransaction for Transaction<'_> {
         self.work.record_applied(step, execution_ms)
     }
 
-    async fn remove_applied(&mut self, version: &Version) -> Result<()> {
-        self.work.remove_applied(version)
+    async fn remove_applied(&mut self, recorded: &str) -> Result<()> {
+        self.work.remove_applied(recorded)
     }
 
     async fn count_rows(&mut self, tables: &[String]) -> Result<Vec<(String, u64)>> {
@@ -93,7 +93,8 @@ impl MigrationTransaction for Transaction<'_> {
 #[cfg(test)]
 mod tests {
     use crate::MemoryMetadataStore;
-    use pycharter_core::{ConnectOptions, Error, MetadataStore, SchemaManager};
+    use pycharter_core::prelude::*;
+    use pycharter_core::{ConnectOptions, Error};
     use serde_json::json;
     use std::time::Duration;
 

@@ -11,7 +11,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> pycharter_core::Result<()> {
-//! use pycharter_core::{Error, MetadataStore};
+//! use pycharter_core::{Error, MetadataStore, MetadataStoreExt};
 //! use pycharter_memory::MemoryMetadataStore;
 //! use serde_json::json;
 //!
@@ -33,6 +33,7 @@
 
 #![warn(missing_docs)]
 
+mod artifacts;
 mod data;
 mod executor;
 mod simulate;

@@ -15,7 +15,7 @@ impl MemoryMetadataStore {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// use pycharter_core::{Error, MetadataStore};
+    /// use pycharter_core::{Error, MetadataStore, MetadataStoreExt};
     /// let store = pycharter_memory::MemoryMetadataStore::new();
     /// assert!(store.drop_table("ownership").await);
     /// let err = store.get_ownership("orders", None).await.unwrap_err();

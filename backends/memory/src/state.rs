@@ -3,13 +3,11 @@
 //! holds, so locking policy lives in one place ([`crate::store`]) and a migration
 //! transaction can run the very same code on a private copy.
 
-use crate::data::Table;
+use crate::data::{no_such_table, Tables};
 use chrono::Utc;
 use pycharter_core::{
-    AppliedMigration, ArtifactKind, BundledMigration, CatalogSnapshot, Error, PlanStep, Result,
-    VERSION_TABLE,
+    AppliedMigration, BundledMigration, CatalogSnapshot, Error, PlanStep, Result, VERSION_TABLE,
 };
-use semver::Version;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The target named in every message of this backend.
@@ -20,44 +18,25 @@ pub const TARGET: &str = "memory://";
 pub(crate) struct Layout {
     /// The migrations this database is migrated with.
     pub bundled: Vec<BundledMigration>,
-    /// Every table a bundled migration or an artifact kind names (to find an index's table).
-    tables: Vec<String>,
+    /// The table of every index a bundled migration creates, as the migration declares it.
+    index_tables: BTreeMap<String, String>,
 }
 
 impl Layout {
     pub(crate) fn new(bundled: Vec<BundledMigration>) -> Self {
-        let mut tables: Vec<String> = bundled
+        let index_tables = bundled
             .iter()
-            .flat_map(|m| m.tables.iter().cloned())
-            .chain(ArtifactKind::ALL.iter().map(|k| k.table().to_string()))
+            .flat_map(|m| m.indexes.iter())
+            .map(|i| (i.name.clone(), i.table.clone()))
             .collect();
-        tables.sort();
-        tables.dedup();
-        Layout { bundled, tables }
+        Layout {
+            bundled,
+            index_tables,
+        }
     }
 
-    /// The table an index belongs to, by the `idx_<table>_...` naming rule of the spec (the
-    /// longest matching table wins, so `idx_schemas_x` is not taken for a table `schema`).
-    fn index_owner(&self, index: &str) -> Option<&str> {
-        self.tables
-            .iter()
-            .filter(|t| {
-                index
-                    .strip_prefix("idx_")
-                    .and_then(|rest| rest.strip_prefix(t.as_str()))
-                    .is_some_and(|rest| rest.starts_with('_'))
-            })
-            .max_by_key(|t| t.len())
-            .map(String::as_str)
-    }
-}
-
-/// The error a real database gives for a statement on a table that is not there; the
-/// [`pycharter_core::SchemaGate`] turns it into the schema's typed error.
-pub(crate) fn no_such_table(table: &str) -> Error {
-    Error::Database {
-        target: TARGET.to_string(),
-        reason: format!("no such table: {table}"),
+    fn index_table(&self, index: &str) -> Option<&str> {
+        self.index_tables.get(index).map(String::as_str)
     }
 }
 
@@ -67,15 +46,14 @@ pub(crate) struct State {
     /// Rows of the version table; `None` when the table does not exist.
     version_rows: Option<Vec<AppliedMigration>>,
     /// The artifact (and any other) tables that exist, with their rows.
-    pub(crate) tables: BTreeMap<String, Table>,
+    pub(crate) tables: Tables,
     indexes: BTreeSet<String>,
-    pub(crate) next_id: i64,
 }
 
 impl State {
     /// What the catalog holds, as core's validator wants it.
     pub(crate) fn snapshot(&self) -> CatalogSnapshot {
-        let mut tables: BTreeSet<String> = self.tables.keys().cloned().collect();
+        let mut tables: BTreeSet<String> = self.tables.names().cloned().collect();
         if self.version_rows.is_some() {
             tables.insert(VERSION_TABLE.to_string());
         }
@@ -98,24 +76,25 @@ impl State {
     pub(crate) fn run_sql(&mut self, layout: &Layout, sql: &str) -> Result<()> {
         if let Some(m) = layout.bundled.iter().find(|m| m.up_sql == sql) {
             for table in &m.tables {
-                self.tables.entry(table.clone()).or_default();
+                self.tables.create(table);
             }
             for index in &m.indexes {
                 // As on a real database: an index cannot be created on a missing table.
-                if let Some(owner) = layout.index_owner(index) {
-                    if !self.tables.contains_key(owner) {
-                        return Err(Error::Database {
-                            target: TARGET.to_string(),
-                            reason: format!("cannot create index {index}: no such table: {owner}"),
-                        });
-                    }
+                if !self.tables.contains(&index.table) {
+                    return Err(Error::Database {
+                        target: TARGET.to_string(),
+                        reason: format!(
+                            "cannot create index {}: no such table: {}",
+                            index.name, index.table
+                        ),
+                    });
                 }
-                self.indexes.insert(index.clone());
+                self.indexes.insert(index.name.clone());
             }
             return Ok(());
         }
         if let Some(m) = layout.bundled.iter().find(|m| m.down_sql == sql) {
-            for index in &m.indexes {
+            for index in m.index_names() {
                 self.indexes.remove(index);
             }
             for table in &m.tables {
@@ -134,11 +113,11 @@ impl State {
         if name == VERSION_TABLE {
             return self.version_rows.take().is_some();
         }
-        if self.tables.remove(name).is_none() {
+        if !self.tables.drop(name) {
             return false;
         }
         self.indexes
-            .retain(|index| layout.index_owner(index) != Some(name));
+            .retain(|index| layout.index_table(index) != Some(name));
         true
     }
 
@@ -169,12 +148,13 @@ impl State {
         Ok(())
     }
 
-    pub(crate) fn remove_applied(&mut self, version: &Version) -> Result<()> {
+    /// Deletes the version row whose version text is exactly `recorded`.
+    pub(crate) fn remove_applied(&mut self, recorded: &str) -> Result<()> {
         let rows = self
             .version_rows
             .as_mut()
             .ok_or_else(|| no_such_table(VERSION_TABLE))?;
-        rows.retain(|r| Version::parse(r.version.trim()).ok().as_ref() != Some(version));
+        rows.retain(|r| r.version != recorded);
         Ok(())
     }
 
@@ -210,11 +190,7 @@ impl State {
     pub(crate) fn count_rows(&self, tables: &[String]) -> Vec<(String, u64)> {
         tables
             .iter()
-            .filter_map(|t| {
-                self.tables
-                    .get(t)
-                    .map(|table| (t.clone(), table.row_count()))
-            })
+            .filter_map(|t| self.tables.row_count(t).map(|rows| (t.clone(), rows)))
             .collect()
     }
 }
@@ -237,15 +213,14 @@ mod tests {
     }
 
     #[test]
-    fn index_owner_is_the_longest_matching_table() {
+    fn index_tables_come_from_the_migrations() {
         let layout = layout();
-        assert_eq!(layout.index_owner("idx_schemas_name"), Some("schemas"));
+        assert_eq!(layout.index_table("idx_schemas_name"), Some("schemas"));
         assert_eq!(
-            layout.index_owner("idx_coercion_rules_schema_id"),
+            layout.index_table("idx_coercion_rules_schema_id"),
             Some("coercion_rules")
         );
-        assert_eq!(layout.index_owner("idx_nothing_here"), None);
-        assert_eq!(layout.index_owner("schemas_name"), None);
+        assert_eq!(layout.index_table("idx_nothing_here"), None);
     }
 
     #[test]

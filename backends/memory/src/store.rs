@@ -1,16 +1,15 @@
 //! [`MemoryMetadataStore`]: the handle users hold, its constructors, and the two traits.
 
-use crate::state::{Layout, State, TARGET};
-use async_trait::async_trait;
-use pycharter_core::plan::plan_upgrade;
+use crate::state::{Layout, State};
 use pycharter_core::spec::bundle_logical;
 use pycharter_core::{
-    migrate, prepare_schema, AppliedMigration, ArtifactKind, ArtifactRecord, BundledMigration,
-    ConnectOptions, ContractVersion, DowngradeOptions, InitializeOptions, MetadataStore,
-    MigrationReport, MigrationStatus, NewArtifact, PutOutcome, Result, SchemaGate, SchemaInfo,
-    SchemaManager, UpgradeOptions, VersionSelector,
+    migrate, prepare_schema, BundledMigration, ConnectOptions, InitializeOptions, Result,
+    SchemaGate,
 };
+use std::future::Future;
+use std::pin::pin;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// One simulated database, shared by every handle opened on it.
@@ -53,20 +52,6 @@ pub(crate) struct Handle {
     pub(crate) lock_timeout: Option<Duration>,
 }
 
-impl Handle {
-    async fn admit(&self, write: bool) -> Result<()> {
-        self.gate.ensure(write, || migrate::validate(self)).await
-    }
-
-    /// Turns a "no such table" into the schema's typed error (see [`SchemaGate::explain`]).
-    async fn settle<T>(&self, result: Result<T>) -> Result<T> {
-        match result {
-            Ok(value) => Ok(value),
-            Err(err) => Err(self.gate.explain(err, || migrate::validate(self)).await),
-        }
-    }
-}
-
 /// The in-memory backend: the same rules as the SQL backends over a simulated catalog.
 ///
 /// Cheap to clone (clones share the database *and* the schema gate); thread-safe; reads
@@ -75,7 +60,7 @@ impl Handle {
 /// database in any state a real one can be in.
 ///
 /// ```
-/// use pycharter_core::MetadataStore;
+/// use pycharter_core::prelude::*;
 /// use pycharter_memory::MemoryMetadataStore;
 /// use serde_json::json;
 /// use std::sync::Arc;
@@ -142,8 +127,10 @@ impl MemoryMetadataStore {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use pycharter_core::{BundledMigration, Error, SchemaManager};
-    /// let orphan = BundledMigration::custom("1.0.0", "orphan index", &[], &["idx_schemas_x"], "up", "down")
-    ///     .expect("valid version");
+    /// let orphan = BundledMigration::custom("1.0.0", "orphan index")
+    ///     .expect("valid version")
+    ///     .with_index("idx_schemas_x", "schemas")
+    ///     .with_sql("up", "down");
     /// let store = pycharter_memory::MemoryMetadataStore::with_migrations(vec![orphan]);
     /// let err = store.initialize(Default::default()).await.unwrap_err();
     /// assert!(matches!(err, Error::MigrationFailed { .. }));
@@ -187,7 +174,7 @@ impl MemoryMetadataStore {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> pycharter_core::Result<()> {
-    /// use pycharter_core::{ConnectOptions, MetadataStore};
+    /// use pycharter_core::{ConnectOptions, MetadataStore, MetadataStoreExt};
     /// use serde_json::json;
     /// let first = pycharter_memory::MemoryMetadataStore::new();
     /// first.store_schema("orders", "1.0.0", &json!({})).await?;
@@ -208,114 +195,24 @@ impl MemoryMetadataStore {
         Ok(store)
     }
 
-    /// Applies every bundled migration to the empty database, synchronously, with core's
-    /// planner and the same step effects a migration transaction uses.
+    /// Applies every bundled migration to the empty database with core's migration driver,
+    /// synchronously: on a database no one else can see yet, every step completes without
+    /// waiting, so one poll runs the whole driver.
     fn initialize_now(&self) {
-        let db = &self.inner.db;
-        let mut state = db.write();
-        state.ensure_version_table();
-        let plan = plan_upgrade(&db.layout.bundled, &[], None, TARGET)
-            .expect("an empty database has nothing that could refuse a plan");
-        for step in &plan.steps {
-            state
-                .run_sql(&db.layout, &step.sql)
-                .and_then(|()| state.record_applied(step, 0))
-                .expect("bundled migrations apply to an empty database");
+        // Unconstrained: tokio's cooperative budget could otherwise make the (free) writer
+        // lock answer "pending" when this is called from a busy task.
+        let mut initialize = pin!(tokio::task::unconstrained(migrate::initialize(
+            self,
+            InitializeOptions::default()
+        )));
+        match initialize
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(report) => {
+                report.expect("this build's migrations apply to a new, empty database");
+            }
+            Poll::Pending => unreachable!("nothing else holds a database created a moment ago"),
         }
-    }
-}
-
-#[async_trait]
-impl MetadataStore for MemoryMetadataStore {
-    async fn put_artifact(&self, artifact: NewArtifact) -> Result<PutOutcome> {
-        let handle = &self.inner;
-        handle.admit(true).await?;
-        let result = {
-            let _writer = handle.db.writer.lock().await;
-            handle.db.write().put(artifact)
-        };
-        handle.settle(result).await
-    }
-
-    async fn get_artifact(
-        &self,
-        kind: ArtifactKind,
-        name: &str,
-        version: &VersionSelector,
-    ) -> Result<Option<ArtifactRecord>> {
-        let handle = &self.inner;
-        handle.admit(false).await?;
-        // The one copy a read makes: the caller owns the returned record.
-        let result = handle
-            .db
-            .read()
-            .get(kind, name, version)
-            .map(|found| found.map(|record| ArtifactRecord::clone(record)));
-        handle.settle(result).await
-    }
-
-    async fn schema_names(&self) -> Result<Vec<String>> {
-        let handle = &self.inner;
-        handle.admit(false).await?;
-        let result = handle.db.read().schema_names();
-        handle.settle(result).await
-    }
-
-    async fn schema_versions(&self, name: &str) -> Result<Vec<ContractVersion>> {
-        let handle = &self.inner;
-        handle.admit(false).await?;
-        let result = handle.db.read().schema_versions(name);
-        handle.settle(result).await
-    }
-
-    async fn delete_schema_version(&self, name: &str, version: &ContractVersion) -> Result<bool> {
-        let handle = &self.inner;
-        handle.admit(true).await?;
-        let result = {
-            let _writer = handle.db.writer.lock().await;
-            handle.db.write().delete(name, version)
-        };
-        handle.settle(result).await
-    }
-}
-
-/// Every method delegates to core's migration driver ([`pycharter_core::migrate`]); after a
-/// migration command the gate is reset so this handle re-validates before its next call.
-#[async_trait]
-impl SchemaManager for MemoryMetadataStore {
-    fn bundled_migrations(&self) -> &[BundledMigration] {
-        &self.inner.db.layout.bundled
-    }
-
-    async fn initialize(&self, options: InitializeOptions) -> Result<MigrationReport> {
-        let report = migrate::initialize(self.inner.as_ref(), options).await;
-        self.inner.gate.reset();
-        report
-    }
-
-    async fn validate(&self) -> Result<SchemaInfo> {
-        let info = migrate::validate(self.inner.as_ref()).await?;
-        self.inner.gate.record(&info);
-        Ok(info)
-    }
-
-    async fn current(&self) -> Result<Option<AppliedMigration>> {
-        migrate::current(self.inner.as_ref()).await
-    }
-
-    async fn history(&self) -> Result<Vec<MigrationStatus>> {
-        migrate::history(self.inner.as_ref()).await
-    }
-
-    async fn upgrade(&self, options: UpgradeOptions) -> Result<MigrationReport> {
-        let report = migrate::upgrade(self.inner.as_ref(), options).await;
-        self.inner.gate.reset();
-        report
-    }
-
-    async fn downgrade(&self, options: DowngradeOptions) -> Result<MigrationReport> {
-        let report = migrate::downgrade(self.inner.as_ref(), options).await;
-        self.inner.gate.reset();
-        report
     }
 }

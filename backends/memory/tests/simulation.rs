@@ -2,7 +2,8 @@
 
 use pycharter_core::{
     spec, ArtifactKind, BundledMigration, ConnectOptions, Error, InitializeOptions, MetadataStore,
-    SchemaManager, SchemaState, UpgradeOptions, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,
+    MetadataStoreExt, SchemaManager, SchemaState, UpgradeOptions, MIGRATIONS, SCHEMA_VERSION,
+    VERSION_TABLE,
 };
 use pycharter_memory::MemoryMetadataStore;
 use serde_json::json;
@@ -20,7 +21,7 @@ async fn new_is_valid_with_every_table_index_and_version_row() {
         assert!(catalog.tables.contains(kind.table()), "{kind}");
     }
     let indexes = MIGRATIONS.iter().flat_map(|m| m.indexes.iter());
-    assert!(indexes.clone().all(|i| catalog.indexes.contains(*i)));
+    assert!(indexes.clone().all(|i| catalog.indexes.contains(i.name)));
     assert_eq!(catalog.indexes.len(), indexes.count());
 }
 
@@ -29,24 +30,17 @@ async fn a_failing_step_rolls_back_everything_including_earlier_steps() {
     let bundled = spec::bundle_logical("memory");
     let first = bundled[0].clone();
     // 1.1.0 indexes `audit_log` before 1.2.0 creates it: the step fails like real DDL would.
-    let broken = BundledMigration::custom(
-        "1.1.0",
-        "index a table too early",
-        &[],
-        &["idx_audit_log_at"],
-        "create index idx_audit_log_at",
-        "drop index idx_audit_log_at",
-    )
-    .expect("valid version");
-    let later = BundledMigration::custom(
-        "1.2.0",
-        "create audit_log",
-        &["audit_log"],
-        &[],
-        "create table audit_log",
-        "drop table audit_log",
-    )
-    .expect("valid version");
+    let broken = BundledMigration::custom("1.1.0", "index a table too early")
+        .expect("valid version")
+        .with_index("idx_audit_log_at", "audit_log")
+        .with_sql(
+            "create index idx_audit_log_at",
+            "drop index idx_audit_log_at",
+        );
+    let later = BundledMigration::custom("1.2.0", "create audit_log")
+        .expect("valid version")
+        .with_table("audit_log")
+        .with_sql("create table audit_log", "drop table audit_log");
     let store = MemoryMetadataStore::with_migrations(vec![first, broken, later]);
 
     let err = store

@@ -1,21 +1,17 @@
-//! The [`MetadataStore`] half of [`PostgresMetadataStore`]: core's five generic operations
-//! over the statements of [`crate::sql`]. Core's default methods add validation and the
-//! immutability rule on top.
+//! The storage primitives of [`PostgresMetadataStore`]: core's [`Backend`] over the
+//! statements of [`crate::sql`]. What a statement found is reported as a value; core applies
+//! the rules (validation, immutability, "not found", retrying a race) on top.
 
 use crate::sql::{self, DELETE_SCHEMA_VERSION, SCHEMA_NAMES, SCHEMA_VERSIONS};
 use crate::store::PostgresMetadataStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use pycharter_core::{
-    ArtifactId, ArtifactKind, ArtifactRecord, ContractVersion, Error, MetadataStore, NewArtifact,
-    PutOutcome, Result, VersionSelector,
+    ArtifactId, ArtifactKind, ArtifactRecord, Backend, ContractVersion, InsertOutcome, NewArtifact,
+    Result, SchemaGate, VersionSelector,
 };
 use serde_json::Value;
 use std::sync::Arc;
-
-/// How often an insert-if-absent is retried when the row it collided with vanished before it
-/// could be read (a concurrent delete); more than that is a store being hammered, reported.
-const PUT_ATTEMPTS: usize = 3;
 
 /// `id, version, document, created_at`.
 type StoredRow = (i64, String, Value, DateTime<Utc>);
@@ -51,103 +47,46 @@ macro_rules! run {
 }
 
 #[async_trait]
-impl MetadataStore for PostgresMetadataStore {
-    async fn put_artifact(&self, artifact: NewArtifact) -> Result<PutOutcome> {
-        self.guarded(true, || self.put(&artifact)).await
+impl Backend for PostgresMetadataStore {
+    fn gate(&self) -> &SchemaGate {
+        &self.inner.gate
     }
 
-    async fn get_artifact(
-        &self,
-        kind: ArtifactKind,
-        name: &str,
-        version: &VersionSelector,
-    ) -> Result<Option<ArtifactRecord>> {
-        self.guarded(false, || self.get(kind, name, version)).await
-    }
-
-    async fn schema_names(&self) -> Result<Vec<String>> {
-        self.guarded(false, || async {
-            run!(self, sqlx::query_scalar(SCHEMA_NAMES), fetch_all)
-        })
-        .await
-    }
-
-    async fn schema_versions(&self, name: &str) -> Result<Vec<ContractVersion>> {
-        self.guarded(false, || async {
-            let rows: Vec<String> = run!(
-                self,
-                sqlx::query_scalar(SCHEMA_VERSIONS).bind(name),
-                fetch_all
-            )?;
-            rows.iter().map(|v| self.parse_version(v)).collect()
-        })
-        .await
-    }
-
-    async fn delete_schema_version(&self, name: &str, version: &ContractVersion) -> Result<bool> {
-        self.guarded(true, || async {
-            let delete = sqlx::query(DELETE_SCHEMA_VERSION)
-                .bind(name)
-                .bind(version.to_string());
-            let done = run!(self, delete, execute)?;
-            Ok(done.rows_affected() > 0)
-        })
-        .await
-    }
-}
-
-impl PostgresMetadataStore {
     /// INSERT ... ON CONFLICT DO NOTHING, else read what is there. The read is a separate
     /// statement on purpose: under READ COMMITTED it gets a fresh snapshot, so it sees the
     /// row a concurrent writer committed while the insert waited on it.
-    async fn put(&self, artifact: &NewArtifact) -> Result<PutOutcome> {
+    async fn insert_artifact(&self, artifact: &NewArtifact) -> Result<InsertOutcome> {
         let statements = sql::statements(artifact.kind);
         let version = artifact.version.to_string();
         let is_schema = artifact.kind == ArtifactKind::Schema;
-        for _ in 0..PUT_ATTEMPTS {
-            let mut insert = sqlx::query_as::<_, (i64, DateTime<Utc>)>(statements.insert.as_str())
-                .bind(&artifact.name)
-                .bind(&version);
-            if is_schema {
-                insert = insert.bind(artifact.version.sort_key());
-            }
-            let inserted = run!(self, insert.bind(&artifact.document), fetch_optional)?;
-            if let Some((id, created_at)) = inserted {
-                let document = artifact.document.clone();
-                return Ok(PutOutcome::Inserted(record(
-                    artifact, id, document, created_at,
-                )));
-            }
-            let existing = sqlx::query_as::<_, ExistingRow>(statements.existing.as_str())
-                .bind(&artifact.name)
-                .bind(&version);
-            let existing = run!(self, existing, fetch_optional)?;
-            match existing {
-                Some((Some(id), Some(document), Some(created_at))) => {
-                    return Ok(PutOutcome::Existing(record(
-                        artifact, id, document, created_at,
-                    )));
-                }
-                None if !is_schema => {
-                    return Err(Error::schema_version_not_found(
-                        &artifact.name,
-                        &artifact.version,
-                    ));
-                }
-                // The row we collided with was deleted meanwhile, or the schema version was
-                // committed after our insert's snapshot: try the insert again.
-                _ => {
-                    tracing::debug!(target: "pycharter::postgres", kind = %artifact.kind, "insert raced with a concurrent writer; retrying")
-                }
-            }
+        let mut insert = sqlx::query_as::<_, (i64, DateTime<Utc>)>(statements.insert.as_str())
+            .bind(&artifact.name)
+            .bind(&version);
+        if is_schema {
+            insert = insert.bind(artifact.version.sort_key());
         }
-        Err(self.errors().database(format!(
-            "{} for {} {} kept changing under concurrent writers; retry",
-            artifact.kind, artifact.name, artifact.version
-        )))
+        let inserted = run!(self, insert.bind(&artifact.document), fetch_optional)?;
+        if let Some((id, created_at)) = inserted {
+            let document = artifact.document.clone();
+            return Ok(InsertOutcome::Inserted(record(
+                artifact, id, document, created_at,
+            )));
+        }
+        let existing = sqlx::query_as::<_, ExistingRow>(statements.existing.as_str())
+            .bind(&artifact.name)
+            .bind(&version);
+        Ok(match run!(self, existing, fetch_optional)? {
+            Some((Some(id), Some(document), Some(created_at))) => {
+                InsertOutcome::Existing(record(artifact, id, document, created_at))
+            }
+            None if !is_schema => InsertOutcome::SchemaVersionMissing,
+            // The row we collided with was deleted meanwhile, or the schema version was
+            // committed after our insert's snapshot.
+            _ => InsertOutcome::Raced,
+        })
     }
 
-    async fn get(
+    async fn read_artifact(
         &self,
         kind: ArtifactKind,
         name: &str,
@@ -178,6 +117,29 @@ impl PostgresMetadataStore {
         }))
     }
 
+    async fn read_schema_names(&self) -> Result<Vec<String>> {
+        run!(self, sqlx::query_scalar(SCHEMA_NAMES), fetch_all)
+    }
+
+    async fn read_schema_versions(&self, name: &str) -> Result<Vec<ContractVersion>> {
+        let rows: Vec<String> = run!(
+            self,
+            sqlx::query_scalar(SCHEMA_VERSIONS).bind(name),
+            fetch_all
+        )?;
+        rows.iter().map(|v| self.parse_version(v)).collect()
+    }
+
+    async fn delete_schema_version(&self, name: &str, version: &ContractVersion) -> Result<bool> {
+        let delete = sqlx::query(DELETE_SCHEMA_VERSION)
+            .bind(name)
+            .bind(version.to_string());
+        let done = run!(self, delete, execute)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+impl PostgresMetadataStore {
     /// Versions were validated when stored; one that does not parse was edited by hand.
     fn parse_version(&self, stored: &str) -> Result<ContractVersion> {
         ContractVersion::parse(stored).map_err(|e| {

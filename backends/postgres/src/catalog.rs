@@ -11,7 +11,7 @@
 //! `XMLTABLE` needs a server built with libxml (every mainstream package and managed
 //! service is). On one without it, the snapshot falls back to two round trips.
 
-use crate::error::ErrorContext;
+use crate::errors::ErrorContext;
 use pycharter_core::{AppliedMigration, CatalogSnapshot, Result};
 use sqlx::postgres::PgConnection;
 use sqlx::{Executor as _, PgPool, Row as _};

@@ -3,17 +3,16 @@
 //! error wording are core's.
 
 use crate::catalog;
-use crate::config::quote_ident;
-use crate::error::{ErrorContext, LOCK_NOT_AVAILABLE};
+use crate::errors::{ErrorContext, LOCK_NOT_AVAILABLE};
+use crate::store::PostgresMetadataStore;
+use crate::url::quote_ident;
 use async_trait::async_trait;
 use pycharter_core::{
     BundledMigration, CatalogSnapshot, Error, MigrationExecutor, MigrationTransaction, PlanStep,
     Result,
 };
-use semver::Version;
-use sqlx::{AssertSqlSafe, Executor as _, PgPool, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Executor as _, Postgres, Transaction};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Key of the transaction-level advisory lock every migration transaction takes first
 /// (`pg_advisory_xact_lock`): the bytes of `"pycharte"`. Advisory locks are per database, so
@@ -43,39 +42,29 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS pycharter_schema_
     execution_ms BIGINT NOT NULL
 )";
 
-/// A database as core's migration driver sees it.
-#[derive(Debug, Clone)]
-pub(crate) struct PgMigrator {
-    pub(crate) pool: PgPool,
-    pub(crate) bundled: Arc<[BundledMigration]>,
-    pub(crate) errors: Arc<ErrorContext>,
-    /// Configured namespace: created (under the lock) when it does not exist yet.
-    pub(crate) namespace: Option<String>,
-    pub(crate) lock_timeout: Option<Duration>,
-}
-
 #[async_trait]
-impl MigrationExecutor for PgMigrator {
+impl MigrationExecutor for PostgresMetadataStore {
     fn target(&self) -> &str {
-        self.errors.target()
+        self.inner.errors.target()
     }
 
     fn bundled(&self) -> &[BundledMigration] {
-        &self.bundled
+        &self.inner.bundled
     }
 
     async fn snapshot(&self) -> Result<CatalogSnapshot> {
-        catalog::snapshot(&self.pool, &self.errors).await
+        catalog::snapshot(&self.inner.pool, &self.inner.errors).await
     }
 
     async fn begin(&self) -> Result<Box<dyn MigrationTransaction + '_>> {
-        let map = |e| self.errors.map(e);
-        let mut tx = self.pool.begin().await.map_err(map)?;
+        let inner = &self.inner;
+        let map = |e| inner.errors.map(e);
+        let mut tx = inner.pool.begin().await.map_err(map)?;
         // Waiting for the lock is bounded by lock_timeout alone ("None: wait"), not by a
         // statement_timeout meant for queries: lift the latter until the lock is held.
         // (SET LOCAL takes no parameter; set_config(.., is_local => true) does.)
         // None keeps the server's lock_timeout.
-        let lock_timeout: Option<String> = self
+        let lock_timeout: Option<String> = inner
             .lock_timeout
             .map(|t| format!("{}ms", t.as_millis().max(1)));
         sqlx::query(
@@ -101,7 +90,7 @@ impl MigrationExecutor for PgMigrator {
             .await
             .map_err(map)?;
         tracing::debug!(target: "pycharter::postgres", database = self.target(), "migration lock acquired");
-        if let Some(namespace) = &self.namespace {
+        if let Some(namespace) = &inner.namespace {
             let exists: bool =
                 sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
                     .persistent(UNNAMED_ONLY)
@@ -125,21 +114,21 @@ impl MigrationExecutor for PgMigrator {
             .map_err(map)?;
         Ok(Box::new(PgMigrationTx {
             tx,
-            errors: Arc::clone(&self.errors),
+            errors: Arc::clone(&inner.errors),
         }))
     }
 }
 
-impl PgMigrator {
+impl PostgresMetadataStore {
     fn lock_error(&self, err: sqlx::Error) -> Error {
         let timed_out = matches!(&err, sqlx::Error::Database(db)
             if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE));
-        match (timed_out, self.lock_timeout) {
+        match (timed_out, self.inner.lock_timeout) {
             (true, Some(waited)) => Error::LockTimeout {
                 target: self.target().to_string(),
                 waited,
             },
-            _ => self.errors.map(err),
+            _ => self.inner.errors.map(err),
         }
     }
 }
@@ -184,11 +173,10 @@ impl MigrationTransaction for PgMigrationTx {
         Ok(())
     }
 
-    async fn remove_applied(&mut self, version: &Version) -> Result<()> {
-        // btrim: core reads versions trimmed, so a hand-padded row is the same migration.
-        sqlx::query("DELETE FROM pycharter_schema_version WHERE btrim(version) = $1")
+    async fn remove_applied(&mut self, recorded: &str) -> Result<()> {
+        sqlx::query("DELETE FROM pycharter_schema_version WHERE version = $1")
             .persistent(UNNAMED_ONLY)
-            .bind(version.to_string())
+            .bind(recorded)
             .execute(&mut *self.tx)
             .await
             .map_err(|e| self.errors.map(e))?;

@@ -44,7 +44,7 @@
 //! ## Example
 //!
 //! ```no_run
-//! use pycharter_core::MetadataStore;
+//! use pycharter_core::prelude::*;
 //! use pycharter_postgres::PostgresMetadataStore;
 //! use serde_json::json;
 //! use std::sync::Arc;
@@ -66,12 +66,12 @@
 
 mod artifacts;
 mod catalog;
-mod config;
-mod error;
+mod errors;
 mod executor;
 mod pool;
 pub mod sql;
 mod store;
+mod url;
 
 pub use executor::MIGRATION_LOCK_KEY;
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};
@@ -88,7 +88,11 @@ mod tests {
         let last = bundled.last().expect("at least one migration");
         assert_eq!(last.version.to_string(), SCHEMA_VERSION);
         for (migration, spec) in bundled.iter().zip(MIGRATIONS) {
-            for name in spec.tables.iter().chain(spec.indexes) {
+            for name in spec
+                .tables
+                .iter()
+                .chain(spec.indexes.iter().map(|i| &i.name))
+            {
                 assert!(
                     migration.up_sql.contains(&format!("IF NOT EXISTS {name} ")),
                     "{} must create {name} idempotently",
@@ -99,7 +103,7 @@ mod tests {
             let drops: Vec<String> = if spec.tables.is_empty() {
                 spec.indexes
                     .iter()
-                    .map(|i| format!("DROP INDEX IF EXISTS {i};"))
+                    .map(|i| format!("DROP INDEX IF EXISTS {};", i.name))
                     .collect()
             } else {
                 spec.tables

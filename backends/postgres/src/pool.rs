@@ -1,12 +1,11 @@
 //! The connection pool of a store and the first operation on it: how a healthy server costs
 //! one connection, and how an unhealthy one is diagnosed precisely within the connect timeout.
 
-use crate::error::ErrorContext;
-use crate::store::PostgresMetadataStore;
+use crate::errors::ErrorContext;
 #[cfg(doc)]
 use pycharter_core::Error;
 use pycharter_core::{ConnectOptions, Result};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::Connection;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,10 +71,10 @@ pub(crate) fn pool_options(options: &ConnectOptions, connected: Arc<AtomicBool>)
 /// credentials, unknown host, TLS) need no probe. On the normal path only the pool connects.
 pub(crate) async fn first_operation<T>(
     first: impl Future<Output = Result<T>>,
-    store: &PostgresMetadataStore,
+    pool: &PgPool,
+    errors: &ErrorContext,
     connected: &AtomicBool,
 ) -> Result<T> {
-    let errors = store.errors();
     let timeout = errors.connect_timeout();
     let deadline = Instant::now() + timeout;
     tokio::pin!(first);
@@ -87,7 +86,7 @@ pub(crate) async fn first_operation<T>(
         return first.await;
     }
     tracing::debug!(target: "pycharter::postgres", database = errors.target(), "no connection yet, probing the server");
-    let probe = probe(store.pool().connect_options(), errors, deadline);
+    let probe = probe(pool.connect_options(), errors, deadline);
     tokio::pin!(probe);
     tokio::select! {
         outcome = &mut first => outcome,
@@ -123,9 +122,10 @@ async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PostgresMetadataStore;
     use pycharter_conformance::postgres_harness::fresh_database;
+    use pycharter_core::prelude::*;
     use pycharter_core::Error;
-    use pycharter_core::MetadataStore;
     use serde_json::json;
     use sqlx::AssertSqlSafe;
 

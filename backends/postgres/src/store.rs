@@ -1,21 +1,18 @@
-//! [`PostgresMetadataStore`]: connecting, and the [`SchemaManager`] half (delegated to core's
-//! migration driver). The [`pycharter_core::MetadataStore`] half lives in `artifacts`.
+//! [`PostgresMetadataStore`]: the handle users hold and its constructors. Its
+//! [`pycharter_core::MetadataStore`] and [`SchemaManager`] behaviour is core's, over this
+//! crate's primitives (`artifacts`, `executor`).
 
-use crate::config::{self, Settings};
-use crate::error::ErrorContext;
-use crate::executor::PgMigrator;
+use crate::errors::ErrorContext;
 use crate::pool::{first_operation, pool_options};
-use async_trait::async_trait;
-use pycharter_core::migrate;
+use crate::url::{self, Settings};
 use pycharter_core::{
-    prepare_schema, spec, AppliedMigration, BundledMigration, ConnectOptions, DowngradeOptions,
-    Error, InitializeOptions, MigrationReport, MigrationStatus, Result, SchemaGate, SchemaInfo,
-    SchemaManager, UpgradeOptions,
+    prepare_schema, spec, BundledMigration, ConnectOptions, InitializeOptions, MigrationReport,
+    Result, SchemaGate, SchemaInfo, SchemaManager,
 };
 use sqlx::PgPool;
-use std::future::Future;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The embedded migrations, `(up, down)` in the order of [`pycharter_core::MIGRATIONS`].
 const SQL: [(&str, &str); 2] = [
@@ -36,7 +33,7 @@ const SQL: [(&str, &str); 2] = [
 /// uninitialized, outdated, newer or damaged schema yields its typed error, never raw SQL.
 ///
 /// ```no_run
-/// use pycharter_core::{MetadataStore, SchemaManager};
+/// use pycharter_core::{MetadataStore, MetadataStoreExt, SchemaManager};
 /// use pycharter_postgres::PostgresMetadataStore;
 /// use serde_json::json;
 ///
@@ -49,14 +46,19 @@ const SQL: [(&str, &str); 2] = [
 /// ```
 #[derive(Clone)]
 pub struct PostgresMetadataStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    migrator: PgMigrator,
-    gate: SchemaGate,
+pub(crate) struct Inner {
+    pub(crate) pool: PgPool,
+    pub(crate) bundled: Arc<[BundledMigration]>,
+    pub(crate) errors: Arc<ErrorContext>,
+    /// Configured namespace: created (under the lock) when it does not exist yet.
+    pub(crate) namespace: Option<String>,
+    pub(crate) lock_timeout: Option<Duration>,
+    pub(crate) gate: SchemaGate,
     /// False when the URL sets `statement-cache-capacity=0`: use unnamed statements.
-    persistent: bool,
+    pub(crate) persistent: bool,
 }
 
 // Hand-written: the pool's connect options hold the password.
@@ -64,8 +66,8 @@ impl std::fmt::Debug for PostgresMetadataStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresMetadataStore")
             .field("database", &self.target())
-            .field("namespace", &self.inner.migrator.namespace)
-            .field("migrations", &self.inner.migrator.bundled.len())
+            .field("namespace", &self.inner.namespace)
+            .field("migrations", &self.inner.bundled.len())
             .finish_non_exhaustive()
     }
 }
@@ -124,18 +126,16 @@ impl PostgresMetadataStore {
             errors,
             persistent,
             namespace,
-        } = config::settings(url, &options)?;
+        } = url::settings(url, &options)?;
         let connected = Arc::new(AtomicBool::new(false));
         let pool = pool_options(&options, Arc::clone(&connected)).connect_lazy_with(connect);
         let store = PostgresMetadataStore {
             inner: Arc::new(Inner {
-                migrator: PgMigrator {
-                    pool,
-                    bundled: migrations.into(),
-                    errors: Arc::new(errors),
-                    namespace,
-                    lock_timeout: options.lock_timeout,
-                },
+                pool,
+                bundled: migrations.into(),
+                errors: Arc::new(errors),
+                namespace,
+                lock_timeout: options.lock_timeout,
                 gate: SchemaGate::new(),
                 persistent,
             }),
@@ -152,7 +152,7 @@ impl PostgresMetadataStore {
                 Ok(None)
             }
         };
-        let outcome = first_operation(first, &store, &connected).await;
+        let outcome = first_operation(first, store.pool(), store.errors(), &connected).await;
         match outcome {
             Ok(info) => {
                 let state = info.map(|i| i.state);
@@ -160,9 +160,36 @@ impl PostgresMetadataStore {
                 Ok(store)
             }
             Err(err) => {
-                store.inner.migrator.pool.close().await;
+                store.inner.pool.close().await;
                 Err(err)
             }
+        }
+    }
+
+    /// A store over an existing pool, with this build's migrations, touching nothing (what
+    /// [`crate::initialize_schema`] and [`crate::validate_schema`] run on). Tables live in
+    /// the `current_schema()` of the pool's connections.
+    pub fn from_pool(pool: PgPool) -> Self {
+        let options = pool.connect_options();
+        // Built from the parts, without the password: a pool cannot give its URL back.
+        let target = format!(
+            "postgres://{}@{}:{}/{}",
+            options.get_username(),
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or_default()
+        );
+        let errors = ErrorContext::new(target, Vec::new(), pool.options().get_acquire_timeout());
+        PostgresMetadataStore {
+            inner: Arc::new(Inner {
+                pool,
+                bundled: Self::migrations().into(),
+                errors: Arc::new(errors),
+                namespace: None,
+                lock_timeout: None,
+                gate: SchemaGate::new(),
+                persistent: true,
+            }),
         }
     }
 
@@ -173,99 +200,40 @@ impl PostgresMetadataStore {
         spec::bundle(&SQL).expect("one (up, down) SQL pair per entry of MIGRATIONS")
     }
 
-    /// The connection pool (for the seed's free functions or your own queries).
+    /// The connection pool (for [`crate::initialize_schema`] / [`crate::validate_schema`] or
+    /// your own queries).
     pub fn pool(&self) -> &PgPool {
-        &self.inner.migrator.pool
+        &self.inner.pool
     }
 
     /// The database URL with its password redacted, as every message shows it.
     pub fn target(&self) -> &str {
-        self.inner.migrator.errors.target()
+        self.inner.errors.target()
     }
 
-    /// The seed's name for [`SchemaManager::validate`]: the schema's [`SchemaInfo`].
+    /// The schema's [`SchemaInfo`], under PyCharter's name for it (same as
+    /// [`SchemaManager::validate`]).
     pub async fn get_schema_info(&self) -> Result<SchemaInfo> {
         self.validate().await
     }
 
     /// Closes the pool's connections; later operations fail.
     pub async fn close(&self) {
-        self.inner.migrator.pool.close().await;
+        self.inner.pool.close().await;
     }
 
     pub(crate) fn errors(&self) -> &ErrorContext {
-        &self.inner.migrator.errors
+        &self.inner.errors
     }
 
     pub(crate) fn persistent(&self) -> bool {
         self.inner.persistent
     }
-
-    /// Runs a store operation behind the schema gate: refused with the schema's typed error
-    /// when it is not valid (reads are allowed on a newer schema), and a database error is
-    /// explained by a fresh validation (a table dropped behind our back, say).
-    pub(crate) async fn guarded<T, F, Fut>(&self, write: bool, op: F) -> Result<T>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let migrator = &self.inner.migrator;
-        self.inner
-            .gate
-            .ensure(write, || migrate::validate(migrator))
-            .await?;
-        match op().await {
-            Err(err @ Error::Database { .. }) => Err(self
-                .inner
-                .gate
-                .explain(err, || migrate::validate(migrator))
-                .await),
-            other => other,
-        }
-    }
-
-    /// Forgets the cached schema state after a migration command, whatever its outcome.
-    fn migrated<T>(&self, result: Result<T>) -> Result<T> {
-        self.inner.gate.reset();
-        result
-    }
 }
 
-#[async_trait]
-impl SchemaManager for PostgresMetadataStore {
-    fn bundled_migrations(&self) -> &[BundledMigration] {
-        &self.inner.migrator.bundled
-    }
-
-    async fn initialize(&self, options: InitializeOptions) -> Result<MigrationReport> {
-        self.migrated(migrate::initialize(&self.inner.migrator, options).await)
-    }
-
-    async fn validate(&self) -> Result<SchemaInfo> {
-        let info = migrate::validate(&self.inner.migrator).await?;
-        self.inner.gate.record(&info);
-        Ok(info)
-    }
-
-    async fn current(&self) -> Result<Option<AppliedMigration>> {
-        migrate::current(&self.inner.migrator).await
-    }
-
-    async fn history(&self) -> Result<Vec<MigrationStatus>> {
-        migrate::history(&self.inner.migrator).await
-    }
-
-    async fn upgrade(&self, options: UpgradeOptions) -> Result<MigrationReport> {
-        self.migrated(migrate::upgrade(&self.inner.migrator, options).await)
-    }
-
-    async fn downgrade(&self, options: DowngradeOptions) -> Result<MigrationReport> {
-        self.migrated(migrate::downgrade(&self.inner.migrator, options).await)
-    }
-}
-
-/// The seed's "manual initialization": applies this build's pending migrations to the
-/// database of `pool` (one transaction under the migration lock; idempotent, safe to race).
+/// Applies this build's pending migrations to the database of `pool`, as PyCharter's
+/// `initialize_schema(conn)` does for its "manual initialization" pattern (one transaction
+/// under the migration lock; idempotent, safe to race).
 /// Tables go to the `current_schema()` of the pool's connections.
 ///
 /// ```no_run
@@ -276,11 +244,13 @@ impl SchemaManager for PostgresMetadataStore {
 /// # Ok(()) }
 /// ```
 pub async fn initialize_schema(pool: &PgPool) -> Result<MigrationReport> {
-    migrate::initialize(&migrator_for(pool), InitializeOptions::default()).await
+    PostgresMetadataStore::from_pool(pool.clone())
+        .initialize(InitializeOptions::default())
+        .await
 }
 
-/// The seed's "validation only": the [`SchemaInfo`] of the database of `pool` (one catalog
-/// round trip; an invalid schema is a result, not an error).
+/// The [`SchemaInfo`] of the database of `pool`, as PyCharter's `validate_schema(conn)` returns
+/// it (one catalog round trip; an invalid schema is a result, not an error).
 ///
 /// ```no_run
 /// # async fn demo() -> pycharter_core::Result<()> {
@@ -292,28 +262,7 @@ pub async fn initialize_schema(pool: &PgPool) -> Result<MigrationReport> {
 /// # Ok(()) }
 /// ```
 pub async fn validate_schema(pool: &PgPool) -> Result<SchemaInfo> {
-    migrate::validate(&migrator_for(pool)).await
-}
-
-fn migrator_for(pool: &PgPool) -> PgMigrator {
-    let options = pool.connect_options();
-    // Built from the parts, without the password: a pool cannot give its URL back.
-    let target = format!(
-        "postgres://{}@{}:{}/{}",
-        options.get_username(),
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or_default()
-    );
-    PgMigrator {
-        pool: pool.clone(),
-        bundled: PostgresMetadataStore::migrations().into(),
-        errors: Arc::new(ErrorContext::new(
-            target,
-            Vec::new(),
-            pool.options().get_acquire_timeout(),
-        )),
-        namespace: None,
-        lock_timeout: None,
-    }
+    PostgresMetadataStore::from_pool(pool.clone())
+        .validate()
+        .await
 }

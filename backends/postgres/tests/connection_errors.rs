@@ -4,7 +4,7 @@
 mod common;
 
 use pycharter_conformance::postgres_harness::fresh_database;
-use pycharter_core::{ConnectOptions, Error, MetadataStore};
+use pycharter_core::{ConnectOptions, Error, MetadataStoreExt};
 use pycharter_postgres::PostgresMetadataStore;
 use serde_json::json;
 use std::io::Write;

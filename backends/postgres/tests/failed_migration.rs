@@ -12,17 +12,16 @@ use pycharter_postgres::PostgresMetadataStore;
 /// This build's migrations with 1.1.0 replaced by one whose second statement fails.
 fn failing_list() -> Vec<BundledMigration> {
     let mut list = PostgresMetadataStore::migrations();
-    let broken = BundledMigration::custom(
-        "1.1.0",
-        "fails halfway",
-        &["partial"],
-        &["idx_schemas_name_sort_key"],
-        "CREATE TABLE partial (id BIGINT);\n\
+    let broken = BundledMigration::custom("1.1.0", "fails halfway")
+        .expect("valid version")
+        .with_table("partial")
+        .with_index("idx_schemas_name_sort_key", "schemas")
+        .with_sql(
+            "CREATE TABLE partial (id BIGINT);\n\
          SELECT 1 / 0;\n\
          CREATE INDEX IF NOT EXISTS idx_schemas_name_sort_key ON schemas (name, version_sort_key);",
-        "DROP TABLE IF EXISTS partial;",
-    )
-    .expect("valid version");
+            "DROP TABLE IF EXISTS partial;",
+        );
     list[1] = broken;
     list
 }

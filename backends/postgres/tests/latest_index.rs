@@ -3,7 +3,7 @@
 
 mod common;
 
-use pycharter_core::{ArtifactKind, ContractVersion, MetadataStore};
+use pycharter_core::{ArtifactKind, ContractVersion, MetadataStoreExt};
 use pycharter_postgres::{sql, PostgresMetadataStore};
 use serde_json::json;
 use sqlx::AssertSqlSafe;

@@ -110,15 +110,9 @@ async fn statement_timeout_bounds_steps_but_not_the_lock_wait() {
     // A step slower than the statement timeout is cancelled, and rolled back.
     let mut slow = PostgresMetadataStore::migrations();
     slow.push(
-        pycharter_core::BundledMigration::custom(
-            "1.2.0",
-            "slow",
-            &[],
-            &[],
-            "SELECT pg_sleep(1);",
-            "",
-        )
-        .expect("valid version"),
+        pycharter_core::BundledMigration::custom("1.2.0", "slow")
+            .expect("valid version")
+            .with_sql("SELECT pg_sleep(1);", ""),
     );
     let slow_store = PostgresMetadataStore::connect_with_migrations(&url, options, slow)
         .await

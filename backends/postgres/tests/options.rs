@@ -3,7 +3,7 @@
 
 mod common;
 
-use pycharter_core::{ConnectOptions, MetadataStore, SchemaManager, SchemaState};
+use pycharter_core::{ConnectOptions, MetadataStoreExt, SchemaManager, SchemaState};
 use pycharter_postgres::{initialize_schema, validate_schema, PostgresMetadataStore};
 use serde_json::json;
 use std::time::Duration;

@@ -10,7 +10,7 @@ mod common;
 use common::admin;
 use pycharter_conformance::pgbouncer_harness::PgBouncer;
 use pycharter_conformance::postgres_harness::{fresh_database, test_server};
-use pycharter_core::{ConnectOptions, MetadataStore, SchemaManager};
+use pycharter_core::{ConnectOptions, MetadataStore, MetadataStoreExt, SchemaManager};
 use pycharter_postgres::PostgresMetadataStore;
 use serde_json::json;
 use sqlx::AssertSqlSafe;
@@ -56,7 +56,7 @@ async fn client(url: String, n: usize) -> Result<(), String> {
             .await
             .map_err(|e| step("store_metadata", e))?;
         let got = store
-            .get_schema(&name, Some(&version))
+            .get_schema(&name, &version)
             .await
             .map_err(|e| step("get_schema", e))?
             .ok_or_else(|| format!("client {n}: {version} not found after storing it"))?;

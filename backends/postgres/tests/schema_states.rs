@@ -3,7 +3,8 @@
 mod common;
 
 use pycharter_core::{
-    ConnectOptions, Error, InitializeOptions, MetadataStore, SchemaManager, SchemaState,
+    ConnectOptions, Error, InitializeOptions, MetadataStore, MetadataStoreExt, SchemaManager,
+    SchemaState,
 };
 use pycharter_postgres::PostgresMetadataStore;
 use serde_json::json;

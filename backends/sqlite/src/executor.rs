@@ -1,6 +1,8 @@
 //! The [`MigrationExecutor`] core drives: read the catalog, open the migration transaction.
 //! Planning, validation and reporting are core's (`pycharter_core::migrate`).
 
+use crate::sql::{CREATE_VERSION_TABLE, RECORD_APPLIED, REMOVE_APPLIED};
+use crate::store::SqliteMetadataStore;
 use crate::{catalog, errors};
 use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
@@ -8,19 +10,9 @@ use pycharter_core::{
     BundledMigration, CatalogSnapshot, Error, MigrationExecutor, MigrationTransaction, PlanStep,
     Result,
 };
-use semver::Version;
 use sqlx::pool::PoolConnection;
-use sqlx::{AssertSqlSafe, Executor as _, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{AssertSqlSafe, Executor as _, Sqlite, SqliteConnection};
 use std::time::Instant;
-
-/// Created inside the migration transaction, so the first deployer creates it under the lock.
-const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS pycharter_schema_version (
-    version TEXT PRIMARY KEY,
-    description TEXT,
-    applied_at TEXT,
-    checksum TEXT,
-    execution_ms INTEGER
-)";
 
 /// Runs `sql` (one or several statements, unprepared) on `conn`.
 ///
@@ -31,83 +23,55 @@ async fn run_script(
     conn: &mut SqliteConnection,
     sql: &str,
 ) -> std::result::Result<(), sqlx::Error> {
-    // Only bundled migration SQL and this module's own statements reach here, never user input.
+    // Only bundled migration SQL and this crate's own statements reach here, never user input.
     conn.execute(sqlx::query(AssertSqlSafe(sql)).persistent(false))
         .await
         .map(|_| ())
 }
 
-/// Borrows what one migration command needs from a store (or from a bare pool).
-pub(crate) struct Executor<'a> {
-    pool: &'a SqlitePool,
-    target: &'a str,
-    bundled: &'a [BundledMigration],
-}
-
-impl<'a> Executor<'a> {
-    pub(crate) fn new(
-        pool: &'a SqlitePool,
-        target: &'a str,
-        bundled: &'a [BundledMigration],
-    ) -> Self {
-        Executor {
-            pool,
-            target,
-            bundled,
-        }
-    }
-}
-
 #[async_trait]
-impl MigrationExecutor for Executor<'_> {
+impl MigrationExecutor for SqliteMetadataStore {
     fn target(&self) -> &str {
-        self.target
+        SqliteMetadataStore::target(self)
     }
 
     fn bundled(&self) -> &[BundledMigration] {
-        self.bundled
+        &self.migrations
     }
 
     async fn snapshot(&self) -> Result<CatalogSnapshot> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| errors::database(self.target, e))?;
-        catalog::snapshot(&mut conn, self.target).await
+        let mut conn = self.pool.acquire().await.map_err(|e| self.db_error(e))?;
+        catalog::snapshot(&mut conn, self.target()).await
     }
 
     async fn begin(&self) -> Result<Box<dyn MigrationTransaction + '_>> {
         let started = Instant::now();
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| errors::database(self.target, e))?;
+        let target = self.target();
+        let mut conn = self.pool.acquire().await.map_err(|e| self.db_error(e))?;
         // sqlx's `begin()` issues a deferred BEGIN, which takes the write lock only at the
         // first write, too late: two deployers could both plan from the same snapshot. BEGIN
         // IMMEDIATE takes it now, waiting up to the connection's busy timeout.
         if let Err(err) = run_script(&mut conn, "BEGIN IMMEDIATE").await {
             if errors::is_busy(&err) {
                 return Err(Error::LockTimeout {
-                    target: self.target.to_string(),
+                    target: target.to_string(),
                     waited: started.elapsed(),
                 });
             }
-            return Err(errors::database(self.target, err));
+            return Err(errors::database(target, err));
         }
-        tracing::debug!(target: "pycharter::sqlite", database = self.target, waited_ms = started.elapsed().as_millis() as u64, "migration lock taken");
+        tracing::debug!(target: "pycharter::sqlite", database = target, waited_ms = started.elapsed().as_millis() as u64, "migration lock taken");
         let mut tx = Box::new(SqliteMigration {
             conn,
-            target: self.target.to_string(),
+            target: target.to_string(),
             open: true,
         });
         if let Err(err) = run_script(&mut tx.conn, CREATE_VERSION_TABLE).await {
-            let err = errors::database(self.target, err);
+            let err = errors::database(target, err);
             // The original error is the one to report; if ROLLBACK fails too, dropping the
             // transaction closes its connection, which rolls back all the same.
             if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(target: "pycharter::sqlite", database = self.target, error = %rollback, "rollback failed");
+                tracing::warn!(target: "pycharter::sqlite", database = target, error = %rollback, "rollback failed");
             }
             return Err(err);
         }
@@ -158,25 +122,21 @@ impl MigrationTransaction for SqliteMigration {
     }
 
     async fn record_applied(&mut self, step: &PlanStep, execution_ms: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO pycharter_schema_version
-                 (version, description, applied_at, checksum, execution_ms)
-             VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(step.version.to_string())
-        .bind(&step.description)
-        .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true))
-        .bind(&step.checksum)
-        .bind(execution_ms)
-        .execute(&mut *self.conn)
-        .await
-        .map(|_| ())
-        .map_err(|e| errors::database(&self.target, e))
+        sqlx::query(RECORD_APPLIED)
+            .bind(step.version.to_string())
+            .bind(&step.description)
+            .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true))
+            .bind(&step.checksum)
+            .bind(execution_ms)
+            .execute(&mut *self.conn)
+            .await
+            .map(|_| ())
+            .map_err(|e| errors::database(&self.target, e))
     }
 
-    async fn remove_applied(&mut self, version: &Version) -> Result<()> {
-        sqlx::query("DELETE FROM pycharter_schema_version WHERE version = ?")
-            .bind(version.to_string())
+    async fn remove_applied(&mut self, recorded: &str) -> Result<()> {
+        sqlx::query(REMOVE_APPLIED)
+            .bind(recorded)
             .execute(&mut *self.conn)
             .await
             .map(|_| ())

@@ -10,7 +10,7 @@
 //! one file at once is safe: the first migrates, the others wait, then find nothing to do.
 //!
 //! ```no_run
-//! use pycharter_core::MetadataStore;
+//! use pycharter_core::prelude::*;
 //! use pycharter_sqlite::SqliteMetadataStore;
 //! use serde_json::json;
 //!
@@ -29,6 +29,8 @@ mod artifacts;
 mod catalog;
 mod errors;
 mod executor;
+mod pool;
+pub mod sql;
 mod store;
 mod url;
 
@@ -37,9 +39,8 @@ mod query_plan_tests;
 
 pub use store::SqliteMetadataStore;
 
-use executor::Executor;
 use pycharter_core::spec::{self, BundledMigration};
-use pycharter_core::{migrate, InitializeOptions, MigrationReport, Result, SchemaInfo};
+use pycharter_core::{InitializeOptions, MigrationReport, Result, SchemaInfo, SchemaManager};
 use sqlx::SqlitePool;
 
 /// `(up, down)` SQL of each migration of [`pycharter_core::MIGRATIONS`], in order.
@@ -68,8 +69,8 @@ pub fn migrations() -> Vec<BundledMigration> {
     spec::bundle(&MIGRATION_SQL).expect("one SQL pair per migration in MIGRATIONS")
 }
 
-/// Applies every pending migration to the database behind `pool` (the seed's
-/// `initialize_schema`). Idempotent and safe to run from several processes at once.
+/// Applies every pending migration to the database behind `pool`, as PyCharter's
+/// `initialize_schema` does. Idempotent and safe to run from several processes at once.
 ///
 /// ```no_run
 /// # async fn demo() -> pycharter_core::Result<()> {
@@ -80,14 +81,14 @@ pub fn migrations() -> Vec<BundledMigration> {
 /// # }
 /// ```
 pub async fn initialize_schema(pool: &SqlitePool) -> Result<MigrationReport> {
-    let bundled = migrations();
-    let target = pool_target(pool);
-    let exec = Executor::new(pool, &target, &bundled);
-    migrate::initialize(&exec, InitializeOptions::default()).await
+    SqliteMetadataStore::from_pool(pool.clone())
+        .initialize(InitializeOptions::default())
+        .await
 }
 
-/// Validates the database behind `pool` against this build (the seed's `validate_schema`).
-/// An invalid schema is a result (`valid: false` and a message), not an error.
+/// Validates the database behind `pool` against this build, as PyCharter's
+/// `validate_schema` does. An invalid schema is a result (`valid: false` and a message), not
+/// an error.
 ///
 /// ```no_run
 /// # async fn demo() -> pycharter_core::Result<()> {
@@ -100,15 +101,9 @@ pub async fn initialize_schema(pool: &SqlitePool) -> Result<MigrationReport> {
 /// # }
 /// ```
 pub async fn validate_schema(pool: &SqlitePool) -> Result<SchemaInfo> {
-    let bundled = migrations();
-    let target = pool_target(pool);
-    migrate::validate(&Executor::new(pool, &target, &bundled)).await
-}
-
-/// A URL naming the pool's file, for messages (a bare pool does not remember its URL).
-fn pool_target(pool: &SqlitePool) -> String {
-    let options = pool.connect_options();
-    format!("sqlite://{}", options.get_filename().display())
+    SqliteMetadataStore::from_pool(pool.clone())
+        .validate()
+        .await
 }
 
 #[cfg(test)]
@@ -131,7 +126,7 @@ mod tests {
                     .down_sql
                     .contains(&format!("DROP TABLE IF EXISTS {table};")));
             }
-            for index in &m.indexes {
+            for index in m.index_names() {
                 assert!(
                     m.up_sql.contains(&format!("INDEX IF NOT EXISTS {index} ")),
                     "{} creates {index}",

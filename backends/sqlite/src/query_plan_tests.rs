@@ -1,10 +1,10 @@
 //! The "latest version" lookups are answered from idx_schemas_name_sort_key without a sort.
 //! A unit test rather than an integration test so that it explains the crate's real SQL
-//! ([`crate::artifacts::lookup_sql`]), not a copy of it.
+//! ([`crate::sql`]), not a copy of it.
 
-use crate::artifacts::lookup_sql;
+use crate::sql::statements;
 use crate::SqliteMetadataStore;
-use pycharter_core::{ArtifactKind, MetadataStore, VersionSelector};
+use pycharter_core::{ArtifactKind, MetadataStoreExt};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, SqliteConnection};
 
@@ -44,7 +44,7 @@ async fn latest_lookups_use_the_sort_key_index_without_sorting() {
     // changes made by other connections, so an older one could describe a stale catalog.
     let mut conn = store.pool().acquire().await.unwrap();
     for kind in [ArtifactKind::Schema, ArtifactKind::Ownership] {
-        let plan = plan(&mut conn, &lookup_sql(kind, &VersionSelector::Latest)).await;
+        let plan = plan(&mut conn, &statements(kind).latest).await;
         assert!(
             plan.contains("idx_schemas_name_sort_key"),
             "{kind}: plan does not use the index:\n{plan}"

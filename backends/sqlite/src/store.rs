@@ -1,24 +1,15 @@
-//! [`SqliteMetadataStore`]: connecting, and the [`SchemaManager`] surface (every command is
-//! core's `migrate` driver over this crate's [`Executor`]).
+//! [`SqliteMetadataStore`]: the handle users hold and its constructors. Its
+//! [`pycharter_core::MetadataStore`] and [`SchemaManager`] behaviour is core's, over this
+//! crate's primitives (`artifacts`, `executor`).
 
-use crate::executor::Executor;
+use crate::pool::{self, KeepAlive};
 use crate::{errors, url};
-use async_trait::async_trait;
 use pycharter_core::{
-    migrate, prepare_schema, AppliedMigration, BundledMigration, ConnectOptions, DowngradeOptions,
-    Error, InitializeOptions, MigrationReport, MigrationStatus, Result, SchemaGate, SchemaInfo,
-    SchemaManager, UpgradeOptions,
+    prepare_schema, BundledMigration, ConnectOptions, Error, Result, SchemaGate, SchemaInfo,
+    SchemaManager,
 };
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::{Connection, SqliteConnection, SqlitePool};
-use std::future::Future;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// Idle pooled connections are closed after this long (sqlx's default).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// Pooled connections are replaced after this long (sqlx's default).
-const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+use sqlx::SqlitePool;
+use std::sync::Arc;
 
 /// The SQLite metadata store: a pool on one database file (or an in-memory database).
 ///
@@ -45,14 +36,11 @@ const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 #[derive(Clone)]
 pub struct SqliteMetadataStore {
     pub(crate) pool: SqlitePool,
-    pub(crate) target: Arc<str>,
-    migrations: Arc<[BundledMigration]>,
+    target: Arc<str>,
+    pub(crate) migrations: Arc<[BundledMigration]>,
     pub(crate) gate: Arc<SchemaGate>,
     options: ConnectOptions,
-    /// For `sqlite::memory:`: a connection outside the pool that is never used, because an
-    /// in-memory database disappears when its last connection closes, and the pool may
-    /// close idle ones.
-    _keep_alive: Option<Arc<Mutex<SqliteConnection>>>,
+    _keep_alive: KeepAlive,
 }
 
 impl std::fmt::Debug for SqliteMetadataStore {
@@ -103,10 +91,11 @@ impl SqliteMetadataStore {
     /// # async fn demo() -> pycharter_core::Result<()> {
     /// // The layout a future release would ship: this build's migrations plus one.
     /// let mut newer = SqliteMetadataStore::migrations();
-    /// newer.push(BundledMigration::custom(
-    ///     "9.0.0", "from the future", &["future"], &[],
-    ///     "CREATE TABLE IF NOT EXISTS future (id INTEGER);", "DROP TABLE IF EXISTS future;",
-    /// )?);
+    /// newer.push(
+    ///     BundledMigration::custom("9.0.0", "from the future")?
+    ///         .with_table("future")
+    ///         .with_sql("CREATE TABLE IF NOT EXISTS future (id INTEGER);", "DROP TABLE IF EXISTS future;"),
+    /// );
     /// let url = "sqlite://newer.db";
     /// SqliteMetadataStore::connect_with_migrations(url, ConnectOptions::default(), newer).await?;
     /// // This build now refuses writes to that file (Error::SchemaNewer).
@@ -119,57 +108,14 @@ impl SqliteMetadataStore {
         migrations: Vec<BundledMigration>,
     ) -> Result<Self> {
         let parsed = url::parse(url, &options)?;
-        let target = parsed.target.clone();
         if options.namespace.is_some() {
-            tracing::warn!(target: "pycharter::sqlite", database = %target, "namespace is a Postgres option; SQLite has one namespace per file, ignoring it");
+            tracing::warn!(target: "pycharter::sqlite", database = %parsed.target, "namespace is a Postgres option; SQLite has one namespace per file, ignoring it");
         }
-        let file = parsed.options.get_filename().to_path_buf();
-        let open_error = |err| errors::open(&target, &file, err);
-
-        let keep_alive = if parsed.in_memory {
-            let conn = SqliteConnection::connect_with(&parsed.options)
-                .await
-                .map_err(open_error)?;
-            Some(Arc::new(Mutex::new(conn)))
-        } else {
-            None
-        };
-        // One connection for an in-memory database: shared-cache locks fail at once instead
-        // of waiting on the busy timeout, so connections must not compete there.
-        let max_connections = if parsed.in_memory {
-            1
-        } else {
-            options.max_connections.max(1)
-        };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(options.connect_timeout)
-            // No "liveness ping" before every statement (sqlx's default): for SQLite it is a
-            // hop to the connection's worker thread that checks nothing, doubling the cost of
-            // a read. A local file connection does not die while idle; the idle and lifetime
-            // limits (sqlx's defaults, made explicit) still retire unused connections.
-            .test_before_acquire(false)
-            .idle_timeout(IDLE_TIMEOUT)
-            .max_lifetime(MAX_LIFETIME)
-            .connect_with(parsed.options.clone())
-            .await
-            .map_err(|err| match err {
-                sqlx::Error::PoolTimedOut => Error::ConnectTimeout {
-                    target: target.clone(),
-                    timeout: options.connect_timeout,
-                },
-                other => open_error(other),
-            })?;
-        if !parsed.in_memory {
-            enable_wal(&pool, &target, parsed.busy_timeout)
-                .await
-                .map_err(open_error)?;
-        }
-        tracing::debug!(target: "pycharter::sqlite", database = %target, "connected");
-
+        let (pool, keep_alive) = pool::open(&parsed, &options).await?;
+        tracing::debug!(target: "pycharter::sqlite", database = %parsed.target, "connected");
         let store = SqliteMetadataStore {
             pool,
-            target: Arc::from(target.as_str()),
+            target: Arc::from(parsed.target.as_str()),
             migrations: Arc::from(migrations),
             gate: Arc::new(SchemaGate::new()),
             options,
@@ -177,6 +123,24 @@ impl SqliteMetadataStore {
         };
         prepare_schema(&store, &store.options).await?;
         Ok(store)
+    }
+
+    /// A store over an existing pool, with this build's migrations, touching nothing (what
+    /// [`crate::initialize_schema`] and [`crate::validate_schema`] run on).
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        // A bare pool does not remember its URL: name its file.
+        let target = format!(
+            "sqlite://{}",
+            pool.connect_options().get_filename().display()
+        );
+        SqliteMetadataStore {
+            pool,
+            target: Arc::from(target),
+            migrations: Arc::from(crate::migrations()),
+            gate: Arc::new(SchemaGate::new()),
+            options: ConnectOptions::default(),
+            _keep_alive: None,
+        }
     }
 
     /// The migrations this build ships for SQLite (same as [`crate::migrations`]).
@@ -200,98 +164,7 @@ impl SqliteMetadataStore {
         self.validate().await
     }
 
-    pub(crate) fn executor(&self) -> Executor<'_> {
-        Executor::new(&self.pool, &self.target, &self.migrations)
-    }
-
-    /// Runs a store operation behind the schema gate: refused with the schema's typed error
-    /// when the schema is not usable, and a database error caused by a damaged schema
-    /// (a table dropped behind our back) is reported as that damage.
-    pub(crate) async fn guarded<T, F, Fut>(&self, write: bool, op: F) -> Result<T>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let exec = self.executor();
-        self.gate.ensure(write, || migrate::validate(&exec)).await?;
-        match op().await {
-            Err(err) => Err(self.gate.explain(err, || migrate::validate(&exec)).await),
-            ok => ok,
-        }
-    }
-
-    /// Forgets the cached schema state after a command that may have changed it.
-    fn after_migration(&self, report: Result<MigrationReport>) -> Result<MigrationReport> {
-        self.gate.reset();
-        report
-    }
-}
-
-/// Switches the file to WAL (persistent: done once per file, a no-op afterwards). Changing
-/// the journal mode needs an exclusive lock that SQLite's busy handler does not wait for, so
-/// when several processes open a fresh file at once this retries until the busy timeout.
-/// This is the first statement to read the file: its error is mapped as an open error.
-async fn enable_wal(
-    pool: &SqlitePool,
-    target: &str,
-    patience: Duration,
-) -> std::result::Result<(), sqlx::Error> {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(5);
-    loop {
-        match sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
-            .fetch_one(pool)
-            .await
-        {
-            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
-            Ok(mode) => {
-                // E.g. a file system without shared memory: SQLite keeps its rollback journal,
-                // which is still correct, only slower for concurrent readers.
-                tracing::warn!(target: "pycharter::sqlite", database = target, mode, "WAL journal mode unavailable");
-                return Ok(());
-            }
-            Err(err) if errors::is_busy(&err) && started.elapsed() < patience => {
-                tracing::debug!(target: "pycharter::sqlite", database = target, "journal mode busy, retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_millis(100));
-            }
-            Err(err) => return Err(err),
-        }
-    }
-}
-
-#[async_trait]
-impl SchemaManager for SqliteMetadataStore {
-    fn bundled_migrations(&self) -> &[BundledMigration] {
-        &self.migrations
-    }
-
-    async fn initialize(&self, options: InitializeOptions) -> Result<MigrationReport> {
-        let report = migrate::initialize(&self.executor(), options).await;
-        self.after_migration(report)
-    }
-
-    async fn validate(&self) -> Result<SchemaInfo> {
-        let info = migrate::validate(&self.executor()).await?;
-        self.gate.record(&info);
-        Ok(info)
-    }
-
-    async fn current(&self) -> Result<Option<AppliedMigration>> {
-        migrate::current(&self.executor()).await
-    }
-
-    async fn history(&self) -> Result<Vec<MigrationStatus>> {
-        migrate::history(&self.executor()).await
-    }
-
-    async fn upgrade(&self, options: UpgradeOptions) -> Result<MigrationReport> {
-        let report = migrate::upgrade(&self.executor(), options).await;
-        self.after_migration(report)
-    }
-
-    async fn downgrade(&self, options: DowngradeOptions) -> Result<MigrationReport> {
-        let report = migrate::downgrade(&self.executor(), options).await;
-        self.after_migration(report)
+    pub(crate) fn db_error(&self, err: sqlx::Error) -> Error {
+        errors::database(&self.target, err)
     }
 }

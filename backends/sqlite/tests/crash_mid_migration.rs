@@ -13,7 +13,8 @@ mod common;
 
 use common::{manual, object_exists, version_rows, TestDb};
 use pycharter_core::{
-    BundledMigration, InitializeOptions, MetadataStore, SchemaManager, SchemaState, UpgradeOptions,
+    BundledMigration, InitializeOptions, MetadataStore, MetadataStoreExt, SchemaManager,
+    SchemaState, UpgradeOptions,
 };
 use pycharter_sqlite::SqliteMetadataStore;
 use serde_json::json;
@@ -36,8 +37,10 @@ fn slow_migrations() -> Vec<BundledMigration> {
     let slow = BundledMigration::custom(
         "1.1.0",
         "slow on purpose: a partial table, then a long computation",
-        &["crash_partial"],
-        &[],
+    )
+    .expect("valid version")
+    .with_table("crash_partial")
+    .with_sql(
         "CREATE TABLE crash_partial (x INTEGER, pad BLOB);
          INSERT INTO crash_partial
              WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000)
@@ -45,8 +48,7 @@ fn slow_migrations() -> Vec<BundledMigration> {
          WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000)
          SELECT count(*) FROM c;",
         "DROP TABLE IF EXISTS crash_partial;",
-    )
-    .expect("valid custom migration");
+    );
     vec![first, slow]
 }
 

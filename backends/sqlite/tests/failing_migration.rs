@@ -10,15 +10,13 @@ use pycharter_sqlite::SqliteMetadataStore;
 /// This build's 1.0.0, then a 1.1.0 whose first statement works and second fails.
 fn failing_list() -> Vec<BundledMigration> {
     let good = SqliteMetadataStore::migrations();
-    let broken = BundledMigration::custom(
-        "1.1.0",
-        "creates a table, then fails",
-        &["partial_table"],
-        &[],
-        "CREATE TABLE partial_table (id INTEGER);\nINSERT INTO no_such_table VALUES (1);",
-        "DROP TABLE IF EXISTS partial_table;",
-    )
-    .unwrap();
+    let broken = BundledMigration::custom("1.1.0", "creates a table, then fails")
+        .expect("valid version")
+        .with_table("partial_table")
+        .with_sql(
+            "CREATE TABLE partial_table (id INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+            "DROP TABLE IF EXISTS partial_table;",
+        );
     vec![good[0].clone(), broken]
 }
 

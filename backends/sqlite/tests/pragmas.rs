@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestDb;
-use pycharter_core::MetadataStore;
+use pycharter_core::prelude::*;
 use pycharter_sqlite::SqliteMetadataStore;
 use serde_json::json;
 

@@ -4,7 +4,8 @@ mod common;
 
 use common::{manual, TestDb};
 use pycharter_core::{
-    BundledMigration, Error, InitializeOptions, MetadataStore, SchemaManager, SchemaState,
+    BundledMigration, Error, InitializeOptions, MetadataStore, MetadataStoreExt, SchemaManager,
+    SchemaState,
 };
 use pycharter_sqlite::SqliteMetadataStore;
 use serde_json::json;
@@ -62,15 +63,12 @@ async fn newer_database_validates_as_newer_and_refuses_writes() {
     let db = TestDb::new();
     let mut newer = SqliteMetadataStore::migrations();
     newer.push(
-        BundledMigration::custom(
-            "9.0.0",
-            "a layout from the future",
-            &[],
-            &[],
-            "CREATE TABLE IF NOT EXISTS future (id INTEGER);",
-            "DROP TABLE IF EXISTS future;",
-        )
-        .unwrap(),
+        BundledMigration::custom("9.0.0", "a layout from the future")
+            .expect("valid version")
+            .with_sql(
+                "CREATE TABLE IF NOT EXISTS future (id INTEGER);",
+                "DROP TABLE IF EXISTS future;",
+            ),
     );
     let future = SqliteMetadataStore::connect_with_migrations(
         &db.url(),

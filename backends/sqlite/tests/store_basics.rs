@@ -3,7 +3,7 @@
 mod common;
 
 use common::TestDb;
-use pycharter_core::{Error, MetadataStore};
+use pycharter_core::{Error, MetadataStore, MetadataStoreExt};
 use pycharter_sqlite::SqliteMetadataStore;
 use serde_json::json;
 

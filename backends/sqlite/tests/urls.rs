@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestDb;
-use pycharter_core::{Error, MetadataStore, SchemaManager};
+use pycharter_core::{Error, MetadataStore, MetadataStoreExt, SchemaManager};
 use pycharter_sqlite::SqliteMetadataStore;
 use serde_json::json;
 

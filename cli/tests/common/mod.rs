@@ -143,7 +143,7 @@ pub fn sqlite_table_exists(path: &Path, table: &str) -> bool {
 
 /// Stores one schema through the library, as an application would.
 pub fn store_a_schema(url: &str) {
-    use pycharter_core::{ConnectOptions, MetadataStore};
+    use pycharter_core::{ConnectOptions, MetadataStoreExt};
     block_on(async {
         let store = pycharter_sqlite::SqliteMetadataStore::connect(url, ConnectOptions::default())
             .await

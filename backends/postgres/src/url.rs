@@ -5,7 +5,7 @@
 //! let every SQL text stay constant (no identifier spliced into queries, one cached prepared
 //! statement per query). The namespace is then simply `current_schema()` on the server.
 
-use crate::error::ErrorContext;
+use crate::errors::ErrorContext;
 use percent_encoding::percent_decode_str;
 use pycharter_core::{redact_url, ConnectOptions, Error, Result};
 use sqlx::postgres::PgConnectOptions;
