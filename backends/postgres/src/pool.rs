@@ -123,9 +123,9 @@ async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pycharter_conformance::postgres_harness::fresh_database;
     use pycharter_core::Error;
     use pycharter_core::MetadataStore;
+    use pycharter_test_postgres::fresh_database;
     use serde_json::json;
 
     const TIMEOUT: Duration = Duration::from_secs(4);
