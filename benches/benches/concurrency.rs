@@ -5,9 +5,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use pycharter_benches::mode::Timing;
 use pycharter_benches::multi_thread_runtime;
 use pycharter_benches::workload::{self, READ_NAME};
-use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_core::{ConnectOptions, MetadataStoreExt};
 use pycharter_postgres::PostgresMetadataStore;
+use pycharter_test_postgres::fresh_database;
 use std::hint::black_box;
 use std::time::Instant;
 use tokio::task::JoinSet;

@@ -2,11 +2,11 @@
 //! written once and run on each: in-memory, SQLite (a file in a temporary directory) and
 //! PostgreSQL (a database on the test harness's server).
 
-use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_core::{ConnectOptions, MetadataStore, SchemaManager};
 use pycharter_memory::MemoryMetadataStore;
 use pycharter_postgres::PostgresMetadataStore;
 use pycharter_sqlite::SqliteMetadataStore;
+use pycharter_test_postgres::fresh_database;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tempfile::TempDir;

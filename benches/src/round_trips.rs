@@ -4,9 +4,9 @@
 
 use crate::proxy::{CountingProxy, Counts};
 use crate::workload::schema_document;
-use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_core::{ConnectOptions, MetadataStoreExt, SchemaManager};
 use pycharter_postgres::PostgresMetadataStore;
+use pycharter_test_postgres::fresh_database;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::time::Duration;

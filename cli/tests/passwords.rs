@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use pycharter_conformance::postgres_harness::test_server;
+use pycharter_test_postgres::test_server;
 use std::process::Output;
 
 /// A fresh database and the password of its URL.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use pycharter_conformance::postgres_harness::test_server;
+use pycharter_test_postgres::test_server;
 
 #[test]
 fn lifecycle_init_check_current_history_downgrade_upgrade() {

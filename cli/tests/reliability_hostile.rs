@@ -6,7 +6,7 @@
 
 mod reliability_support;
 
-use pycharter_conformance::postgres_harness::test_server;
+use pycharter_test_postgres::test_server;
 use reliability_support::*;
 use std::time::{Duration, Instant};
 

@@ -9,7 +9,7 @@
 
 mod reliability_support;
 
-use pycharter_conformance::pgbouncer_harness::PgBouncer;
+use pycharter_test_postgres::pgbouncer::PgBouncer;
 use reliability_support::*;
 use serde_json::json;
 use std::process::Output;

@@ -1,7 +1,7 @@
 //! # pycharter-conformance
 //!
-//! The conformance suite every pycharter-rs backend runs on itself, and the real-PostgreSQL
-//! test harness (see [`postgres_harness`]).
+//! The conformance suite every pycharter-rs backend runs on itself. It knows no database: the
+//! real-PostgreSQL test servers live in `pycharter-test-postgres` (`test-support/postgres/`).
 //!
 //! A backend implements [`BackendHarness`] (create an empty database, open it with
 //! [`ConnectOptions`], damage it behind the library's back) and expands
@@ -34,8 +34,6 @@ pub mod deletion;
 pub mod hostile;
 pub mod migrations;
 pub mod names;
-pub mod pgbouncer_harness;
-pub mod postgres_harness;
 pub mod properties;
 pub mod schema_states;
 pub mod store_semantics;

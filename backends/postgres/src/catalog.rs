@@ -133,8 +133,8 @@ fn decode<T: serde::de::DeserializeOwned>(
 mod tests {
     use super::*;
     use crate::PostgresMetadataStore;
-    use pycharter_conformance::postgres_harness::fresh_database;
     use pycharter_core::ConnectOptions;
+    use pycharter_test_postgres::fresh_database;
     use std::time::Duration;
 
     /// Both ways of reading the catalog agree, before and after initialization.

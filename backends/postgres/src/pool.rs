@@ -123,9 +123,9 @@ async fn probe(
 mod tests {
     use super::*;
     use crate::PostgresMetadataStore;
-    use pycharter_conformance::postgres_harness::fresh_database;
     use pycharter_core::prelude::*;
     use pycharter_core::Error;
+    use pycharter_test_postgres::fresh_database;
     use serde_json::json;
     use sqlx::AssertSqlSafe;
 

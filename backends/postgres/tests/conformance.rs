@@ -1,11 +1,11 @@
 //! The shared conformance suite, run unchanged on PostgreSQL (one fresh database per case on
-//! the test server of `pycharter_conformance::postgres_harness`).
+//! the test server of `pycharter_test_postgres`).
 
 use async_trait::async_trait;
-use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_conformance::{BackendHarness, Damage};
 use pycharter_core::{ConnectOptions, Result};
 use pycharter_postgres::PostgresMetadataStore;
+use pycharter_test_postgres::fresh_database;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection as _};
 

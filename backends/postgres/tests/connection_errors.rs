@@ -3,9 +3,9 @@
 
 mod common;
 
-use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_core::{ConnectOptions, Error, MetadataStoreExt};
 use pycharter_postgres::PostgresMetadataStore;
+use pycharter_test_postgres::fresh_database;
 use serde_json::json;
 use std::io::Write;
 use std::sync::{Arc, Mutex};

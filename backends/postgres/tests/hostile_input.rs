@@ -4,8 +4,8 @@
 //! each answered by a typed error with nothing written.
 
 use pycharter_conformance::hostile;
-use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_postgres::PostgresMetadataStore;
+use pycharter_test_postgres::fresh_database;
 use sqlx::PgPool;
 
 async fn total_rows(pool: &PgPool) -> i64 {

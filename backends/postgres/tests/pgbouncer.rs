@@ -8,10 +8,10 @@
 mod common;
 
 use common::admin;
-use pycharter_conformance::pgbouncer_harness::PgBouncer;
-use pycharter_conformance::postgres_harness::{fresh_database, test_server};
 use pycharter_core::{ConnectOptions, MetadataStore, MetadataStoreExt, SchemaManager};
 use pycharter_postgres::PostgresMetadataStore;
+use pycharter_test_postgres::pgbouncer::PgBouncer;
+use pycharter_test_postgres::{fresh_database, test_server};
 use serde_json::json;
 use sqlx::AssertSqlSafe;
 use std::time::Duration;

@@ -194,8 +194,8 @@ pub fn pg_table_exists(url: &str, table: &str) -> bool {
 }
 
 /// A fresh, empty Postgres database on the test server; its URL holds a password.
-pub fn pg_database() -> pycharter_conformance::postgres_harness::TestDatabase {
-    block_on(pycharter_conformance::postgres_harness::fresh_database())
+pub fn pg_database() -> pycharter_test_postgres::TestDatabase {
+    block_on(pycharter_test_postgres::fresh_database())
 }
 
 /// Asserts one row per bundled migration in the version table, none duplicated.

@@ -134,8 +134,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 // --- Postgres --------------------------------------------------------------------------------
 
 /// A fresh, empty database on the test server.
-pub fn pg_database() -> pycharter_conformance::postgres_harness::TestDatabase {
-    block_on(pycharter_conformance::postgres_harness::fresh_database())
+pub fn pg_database() -> pycharter_test_postgres::TestDatabase {
+    block_on(pycharter_test_postgres::fresh_database())
 }
 
 /// A connection of the test's own, held across steps (e.g. to hold a lock).

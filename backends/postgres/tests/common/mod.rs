@@ -1,8 +1,8 @@
 //! Helpers shared by this crate's integration tests (each test binary uses a subset).
 #![allow(dead_code)]
 
-use pycharter_conformance::postgres_harness::fresh_database;
 use pycharter_core::ConnectOptions;
+use pycharter_test_postgres::fresh_database;
 use sqlx::postgres::PgConnection;
 use sqlx::Connection as _;
 

@@ -1,11 +1,11 @@
 //! A real PgBouncer (Debian's `pgbouncer`) in `pool_mode = transaction` in front of the test
-//! cluster ([`crate::postgres_harness`]), for the PgBouncer tests of the Postgres backend
+//! server ([`crate::test_server`]), for the PgBouncer tests of the Postgres backend
 //! and of the CLI. Loopback only; stopped (SIGKILL, then reaped) and its directory removed
 //! when the guard drops.
 //!
 //! Missing `pgbouncer` is a failure that says how to install it, never a skip.
 
-use crate::postgres_harness::{test_server, TestServer};
+use crate::{test_server, TestServer};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::process::CommandExt as _;
@@ -108,7 +108,7 @@ impl Drop for PgBouncer {
     }
 }
 
-/// A private directory under the temp dir, removed on drop (this crate has no `tempfile`).
+/// A private directory under the temp dir, removed on drop.
 struct ScratchDir(PathBuf);
 
 impl ScratchDir {

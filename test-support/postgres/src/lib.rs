@@ -1,4 +1,11 @@
-//! The real-PostgreSQL test harness.
+//! # pycharter-test-postgres
+//!
+//! Real PostgreSQL (and PgBouncer) servers for the workspace's tests and benches. Test
+//! support only (`publish = false`): the backend-agnostic conformance suite lives in
+//! `pycharter-conformance`, which does not depend on this crate, so SQLite and memory test
+//! builds never compile the PostgreSQL driver.
+//!
+//! ## How a test gets a real server
 //!
 //! Every PostgreSQL test in the workspace runs against a **real** server:
 //!
@@ -21,18 +28,28 @@
 //!
 //! ```no_run
 //! # async fn example() {
-//! let db = pycharter_conformance::postgres_harness::fresh_database().await;
+//! let db = pycharter_test_postgres::fresh_database().await;
 //! // connect to `db.url` with sqlx, run the test ...
 //! # }
 //! ```
 //!
-//! The code is split by concern: this file is the public API; `external` turns
-//! `PYCHARTER_TEST_DATABASE_URL` into a [`TestServer`]; `cluster` starts, stops and cleans up
-//! the private cluster; `system` holds the OS plumbing `cluster` needs (finding binaries,
-//! switching user, running commands, ports, files).
+//! [`pgbouncer::PgBouncer`] puts a real PgBouncer in transaction pooling mode in front of
+//! that server (also run as a non-root user when the tests run as root).
+//!
+//! ## Modules
+//!
+//! Split by concern, one kind of server per module: this file is the public API of the
+//! single test server; `external` turns `PYCHARTER_TEST_DATABASE_URL` into a [`TestServer`];
+//! `cluster` starts, stops and cleans up the private cluster; [`pgbouncer`] is the pooler in
+//! front of it; `system` holds the OS plumbing the servers need (finding binaries, switching
+//! user, running commands, ports, files). Another topology (e.g. a primary with a streaming
+//! standby) belongs in its own module beside `cluster`, reusing `system`.
+
+#![warn(missing_docs)]
 
 mod cluster;
 mod external;
+pub mod pgbouncer;
 mod system;
 #[cfg(test)]
 mod tests;
