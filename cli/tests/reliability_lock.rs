@@ -163,7 +163,7 @@ fn sqlite_deployers_wait_for_the_write_lock_or_give_up_after_lock_timeout() {
 const CONNECTED: &str = "pycharter::sqlite: connected";
 /// Debug line of the SQLite backend once `BEGIN IMMEDIATE` returned; it has `waited_ms=`.
 const LOCK_TAKEN: &str = "migration lock taken";
-/// How long the SQLite lock stays held after every deployer is waiting for it.
+/// How long the SQLite lock stays held after every deployer has reached it.
 const HOLD: Duration = Duration::from_millis(1000);
 
 /// A deployer whose stderr (its logs) is read as it is written.
