@@ -59,5 +59,5 @@ ensure have_pgbouncer pgbouncer
 
 # Also runs every criterion benchmark once in test mode (benches/Cargo.toml: `test = true`),
 # so the benches cannot rot, without a release build.
-log "cargo test --workspace --locked $*"
+log "cargo test --workspace --locked${*:+ $*}"
 cargo test --workspace --locked "$@"
