@@ -238,18 +238,6 @@ impl DbCommand {
     }
 }
 
-/// The URL the user named, by precedence: positional, then `--database-url` (which clap
-/// fills from `$PYCHARTER_DATABASE_URL` when the flag is absent). `None`: nothing named.
-pub fn named_url<'a>(positional: Option<&'a str>, global: &'a GlobalArgs) -> Option<&'a str> {
-    // An empty value (e.g. `PYCHARTER_DATABASE_URL=` in a CI file) means "not set".
-    positional.filter(|u| !u.trim().is_empty()).or_else(|| {
-        global
-            .database_url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-    })
-}
-
 /// Seconds as an integer or a decimal (`10`, `0.5`).
 fn parse_seconds(raw: &str) -> Result<Duration, String> {
     let secs: f64 = raw
@@ -276,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn positional_url_wins_over_flag() {
+    fn positional_url_and_flag_are_parsed_apart() {
         let cli = Cli::try_parse_from([
             "pycharter",
             "--database-url",
@@ -289,12 +277,9 @@ mod tests {
         let Command::Db { command } = &cli.command else {
             panic!("parsed {cli:?}");
         };
-        assert_eq!(
-            named_url(command.target().url.as_deref(), &cli.global),
-            Some("sqlite://pos.db")
-        );
-        assert_eq!(named_url(None, &cli.global), Some("sqlite://flag.db"));
-        assert_eq!(named_url(Some(""), &cli.global), Some("sqlite://flag.db"));
+        // Both land in their own field; `commands::resolve_database` picks between them.
+        assert_eq!(command.target().url.as_deref(), Some("sqlite://pos.db"));
+        assert_eq!(cli.global.database_url.as_deref(), Some("sqlite://flag.db"));
     }
 
     #[test]

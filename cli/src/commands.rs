@@ -2,8 +2,7 @@
 //! turn the result into an [`Outcome`] (text and exit code). No printing here.
 
 use crate::args::{
-    named_url, Cli, Command, DbCommand, DowngradeArgs, GlobalArgs, InitArgs, UpgradeArgs,
-    DEFAULT_DATABASE_URL,
+    Cli, Command, DbCommand, DowngradeArgs, GlobalArgs, InitArgs, UpgradeArgs, DEFAULT_DATABASE_URL,
 };
 use crate::backend::{self, DatabaseUrl};
 use crate::failure::{self, EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK};
@@ -92,13 +91,16 @@ async fn db(command: &DbCommand, global: &GlobalArgs) -> Outcome {
         json: target.json,
         quiet: global.quiet,
     };
-    let named = named_url(target.url.as_deref(), global);
-    if let (DbCommand::History(_), None) = (command, named) {
-        // Documented: with no database named anywhere, `history` shows what this binary
-        // ships and must not create ./pycharter.db as a side effect.
-        return bundled_history(format);
-    }
-    let url = match DatabaseUrl::parse(named.unwrap_or(DEFAULT_DATABASE_URL)) {
+    let lists_bundled = matches!(command, DbCommand::History(_));
+    let raw = match resolve_database(
+        target.url.as_deref(),
+        global.database_url.as_deref(),
+        lists_bundled,
+    ) {
+        Database::Url(raw) => raw,
+        Database::Bundled => return bundled_history(format),
+    };
+    let url = match DatabaseUrl::parse(raw) {
         Ok(url) => url,
         Err(err) => return format.failure(&err, EXIT_CANNOT_RUN),
     };
@@ -127,6 +129,36 @@ async fn db(command: &DbCommand, global: &GlobalArgs) -> Outcome {
         DbCommand::Current(_) => current(format, manager, &database).await,
         DbCommand::History(_) => history(format, manager).await,
         DbCommand::Check(_) => check(format, manager).await,
+    }
+}
+
+/// What a `db` command works on.
+#[derive(Debug, PartialEq, Eq)]
+enum Database<'a> {
+    /// This URL (named by the user, or the default file).
+    Url(&'a str),
+    /// No database: the migrations bundled in this binary.
+    Bundled,
+}
+
+/// Picks the database from the command line and the environment, by precedence: the
+/// positional URL, else `flag_or_env` — `--database-url`, which clap fills from
+/// `$PYCHARTER_DATABASE_URL` when the flag is absent — else [`DEFAULT_DATABASE_URL`]. A blank
+/// value counts as absent.
+///
+/// `lists_bundled` is set for `history`: with nothing named it shows what this binary ships
+/// (documented in its `--help`) and must not create ./pycharter.db as a side effect.
+fn resolve_database<'a>(
+    positional: Option<&'a str>,
+    flag_or_env: Option<&'a str>,
+    lists_bundled: bool,
+) -> Database<'a> {
+    // An empty value (e.g. `PYCHARTER_DATABASE_URL=` in a CI file) means "not set".
+    let given = |value: Option<&'a str>| value.filter(|url| !url.trim().is_empty());
+    match given(positional).or_else(|| given(flag_or_env)) {
+        Some(url) => Database::Url(url),
+        None if lists_bundled => Database::Bundled,
+        None => Database::Url(DEFAULT_DATABASE_URL),
     }
 }
 
@@ -235,33 +267,64 @@ async fn check(format: Format, manager: &dyn SchemaManager) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::TargetArgs;
     use clap::Parser;
-
-    /// Resolution of the target URL as `db` does it.
-    fn resolved(target: &TargetArgs, global: &GlobalArgs) -> String {
-        named_url(target.url.as_deref(), global)
-            .unwrap_or(DEFAULT_DATABASE_URL)
-            .to_string()
-    }
 
     fn parse(args: &[&str]) -> Cli {
         Cli::try_parse_from(std::iter::once("pycharter").chain(args.iter().copied())).unwrap()
     }
 
+    const POS: &str = "sqlite://positional.db";
+    const ENV: &str = "sqlite://flag-or-env.db";
+
     #[test]
-    fn default_url_is_the_sqlite_file_in_the_working_directory() {
-        let cli = parse(&["db", "check"]);
-        let Command::Db { command } = &cli.command else {
-            panic!("{cli:?}")
-        };
-        // Guard against an ambient variable in the test environment.
-        if cli.global.database_url.is_none() {
+    fn nothing_named_is_the_sqlite_file_in_the_working_directory() {
+        assert_eq!(
+            resolve_database(None, None, false),
+            Database::Url("sqlite://pycharter.db")
+        );
+    }
+
+    #[test]
+    fn positional_url_wins_over_flag_and_environment() {
+        for lists_bundled in [false, true] {
             assert_eq!(
-                resolved(command.target(), &cli.global),
-                "sqlite://pycharter.db"
+                resolve_database(Some(POS), Some(ENV), lists_bundled),
+                Database::Url(POS)
+            );
+            assert_eq!(
+                resolve_database(Some(POS), None, lists_bundled),
+                Database::Url(POS)
             );
         }
+    }
+
+    #[test]
+    fn flag_or_environment_is_used_without_a_positional_url() {
+        for lists_bundled in [false, true] {
+            assert_eq!(
+                resolve_database(None, Some(ENV), lists_bundled),
+                Database::Url(ENV)
+            );
+        }
+    }
+
+    #[test]
+    fn blank_values_count_as_not_set() {
+        // `PYCHARTER_DATABASE_URL=` in a CI file, or an empty positional from a script.
+        assert_eq!(
+            resolve_database(Some(""), Some(ENV), false),
+            Database::Url(ENV)
+        );
+        assert_eq!(
+            resolve_database(Some("  "), Some(" "), false),
+            Database::Url(DEFAULT_DATABASE_URL)
+        );
+        assert_eq!(resolve_database(None, Some(""), true), Database::Bundled);
+    }
+
+    #[test]
+    fn history_with_nothing_named_lists_the_bundled_migrations() {
+        assert_eq!(resolve_database(None, None, true), Database::Bundled);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! `pycharter`: versions, validates and migrates the database that holds pycharter's
-//! data-contract metadata. See `pycharter --help`, and `DESIGN.md` ("CLI contract").
+//! data-contract metadata. See `pycharter --help` (every subcommand's help gives examples,
+//! the accepted URL forms and the exit codes) and the repository's README.
 //!
 //! Exit codes: 0 ok; 1 invalid schema, failed check, refused or failed migration; 2 usage
 //! error, invalid URL, connection error or migration-lock timeout.

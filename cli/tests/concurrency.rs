@@ -37,7 +37,7 @@ fn init_concurrently(url: &str) {
 fn sixteen_inits_on_one_sqlite_file() {
     let db = sqlite_db();
     init_concurrently(&db.url);
-    assert_one_row_per_migration(|q| sqlite_i64(&db.path, q));
+    assert_one_row_per_migration(sqlite_versions(&db.path), &sqlite_migrations());
     assert_code(&run(&["db", "check", &db.url]), 0);
 }
 
@@ -45,6 +45,6 @@ fn sixteen_inits_on_one_sqlite_file() {
 fn sixteen_inits_on_one_postgres_database() {
     let db = pg_database();
     init_concurrently(&db.url);
-    assert_one_row_per_migration(|q| pg_i64(&db.url, q));
+    assert_one_row_per_migration(pg_versions(&db.url), &postgres_migrations());
     assert_code(&run(&["db", "check", &db.url]), 0);
 }

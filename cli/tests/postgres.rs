@@ -68,7 +68,7 @@ fn lifecycle_init_check_current_history_downgrade_upgrade() {
         stdout(&out)
     );
     assert_code(&run(&["db", "check", url]), 0);
-    assert_one_row_per_migration(|q| pg_i64(url, q));
+    assert_one_row_per_migration(pg_versions(url), &postgres_migrations());
 }
 
 #[test]

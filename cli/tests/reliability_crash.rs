@@ -16,6 +16,7 @@ use pycharter_core::{ConnectOptions, MetadataStoreExt};
 use pycharter_postgres::PostgresMetadataStore;
 use reliability_support::*;
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const UPGRADE_TRIALS: usize = 5;
@@ -51,27 +52,57 @@ fn store_rows(url: &str) {
     });
 }
 
-/// Spawns `pycharter args…`, waits until its server session is blocked on a lock, SIGKILLs
-/// it, releases the lock by rolling `blocker` back, then waits until the server has ended
-/// the orphaned session (it notices the dead client once the lock is granted).
-///
-/// Returns how many relation locks the killed transaction held: the objects it had already
-/// created or altered, i.e. the work the crash must undo.
-fn kill_while_blocked(url: &str, args: &[&str], mut blocker: PgSession) -> i64 {
+/// What the server showed of a deployer's session just before the deployer was SIGKILLed.
+#[derive(Debug)]
+struct Kill {
+    /// The session's backend pid.
+    pid: i64,
+    /// Migration (advisory) locks its transaction held: 1 inside the migration transaction.
+    advisory: i64,
+    /// Relation locks its transaction held: the objects it had created or altered so far,
+    /// i.e. the work the crash must undo.
+    relations: i64,
+}
+
+/// Granted locks of kind `locktype` held by backend `pid`.
+fn granted_locks(observer: &mut PgSession, pid: i64, locktype: &str) -> i64 {
+    observer.i64(&format!(
+        "SELECT count(*) FROM pg_locks WHERE pid = {pid} AND granted AND locktype = '{locktype}'"
+    ))
+}
+
+/// Spawns `pycharter args…`, waits until the server shows its session waiting on a lock,
+/// records what that session holds, SIGKILLs the process, releases the lock by rolling
+/// `blocker` back, then waits until the server has ended the orphaned session (it notices
+/// the dead client once the lock is granted).
+fn kill_while_blocked(url: &str, args: &[&str], mut blocker: PgSession) -> Kill {
     let child = spawn(args);
+    let mut observer = PgSession::open(url);
+    let mut pid = 0;
     wait_until("pycharter blocked mid-migration", BOUND, || {
-        pycharter_sessions(url, None).1 == 1
+        pid = observer.i64(
+            "SELECT COALESCE(max(a.pid), 0)::bigint FROM pg_stat_activity a \
+             JOIN pg_locks l ON l.pid = a.pid \
+             WHERE a.datname = current_database() AND a.application_name = 'pycharter' \
+             AND NOT l.granted",
+        );
+        pid != 0
     });
-    // Inside the migration transaction: it holds the migration lock.
-    let (advisory, relations) = pycharter_granted_locks(url);
-    assert_eq!(advisory, 1, "the blocked deployer holds the migration lock");
+    let kill = Kill {
+        pid,
+        advisory: granted_locks(&mut observer, pid, "advisory"),
+        relations: granted_locks(&mut observer, pid, "relation"),
+    };
     sigkill(child);
     blocker.exec("ROLLBACK");
     drop(blocker);
     wait_until("the killed deployer's session ended", BOUND, || {
-        pycharter_sessions(url, None).0 == 0
+        observer.i64(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"
+        )) == 0
+            && pycharter_sessions(url, None).0 == 0
     });
-    relations
+    kill
 }
 
 fn check_json(url: &str) -> serde_json::Value {
@@ -86,17 +117,21 @@ fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
     assert_code(&run(&["db", "upgrade", &db.url, "--to", "1.0.0"]), 0);
     store_rows(&db.url);
 
-    let mut trials = 0;
+    let mut killed = BTreeSet::new();
     for _ in 0..UPGRADE_TRIALS {
         let mut blocker = PgSession::open(&db.url);
         blocker.exec("BEGIN; LOCK TABLE schemas IN ACCESS EXCLUSIVE MODE;");
-        let held = kill_while_blocked(&db.url, &["db", "upgrade", &db.url], blocker);
+        let kill = kill_while_blocked(&db.url, &["db", "upgrade", &db.url], blocker);
+        assert_eq!(
+            kill.advisory, 1,
+            "killed holding the migration lock: {kill:?}"
+        );
         // At least the version table it wrote to.
         assert!(
-            held >= 1,
-            "killed inside the transaction ({held} relation locks)"
+            kill.relations >= 1,
+            "killed inside the transaction: {kill:?}"
         );
-        trials += 1;
+        killed.insert(kill.pid);
 
         assert_eq!(
             pg_versions(&db.url),
@@ -117,7 +152,9 @@ fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
         assert_eq!(info["version"], "1.0.0", "{info}");
         assert_eq!(info["pending"], json!(["1.1.0"]), "{info}");
     }
-    assert_eq!(trials, UPGRADE_TRIALS);
+    // Every trial killed a session of its own (a new deployer each time, not a leftover one
+    // seen twice) while the server showed it inside the migration.
+    assert_eq!(killed.len(), UPGRADE_TRIALS, "sessions killed: {killed:?}");
 
     // The rerun finds the lock free and the migration still pending.
     let out = run(&["db", "upgrade", &db.url, "--json"]);
@@ -136,17 +173,23 @@ fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
 #[test]
 fn sigkill_mid_init_leaves_an_empty_postgres_database_empty() {
     let db = pg_database();
+    let mut killed = BTreeSet::new();
     for _ in 0..INIT_TRIALS {
         let mut blocker = PgSession::open(&db.url);
         // Uncommitted, so invisible to pycharter's IF NOT EXISTS: its own CREATE TABLE of the
         // same name waits for this transaction to end.
         blocker.exec("BEGIN; CREATE TABLE coercion_rules (blocker int);");
-        let held = kill_while_blocked(&db.url, &["db", "init", &db.url], blocker);
+        let kill = kill_while_blocked(&db.url, &["db", "init", &db.url], blocker);
+        assert_eq!(
+            kill.advisory, 1,
+            "killed holding the migration lock: {kill:?}"
+        );
         // The version table, `schemas` and its indexes were created before the wait.
         assert!(
-            held >= 4,
-            "killed after creating objects ({held} relation locks)"
+            kill.relations >= 4,
+            "killed after creating objects: {kill:?}"
         );
+        killed.insert(kill.pid);
 
         assert_eq!(
             pg_tables(&db.url),
@@ -156,6 +199,7 @@ fn sigkill_mid_init_leaves_an_empty_postgres_database_empty() {
         let info = check_json(&db.url);
         assert_eq!(info["state"], "uninitialized", "{info}");
     }
+    assert_eq!(killed.len(), INIT_TRIALS, "sessions killed: {killed:?}");
     let out = run(&["db", "init", &db.url, "--json"]);
     assert_code(&out, 0);
     assert_eq!(applied_steps(&out), ALL_VERSIONS);

@@ -8,7 +8,9 @@ mod reliability_support;
 
 use pycharter_postgres::MIGRATION_LOCK_KEY;
 use reliability_support::*;
+use std::io::{BufRead as _, BufReader};
 use std::process::Output;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Deployers started while the lock is held.
@@ -40,12 +42,8 @@ fn upgrade_gives_up(url: &str) {
     assert_eq!(json(&out)["kind"], "lock_timeout", "{}", all_output(&out));
 }
 
-/// Waits for every deployer; exactly one applied 1.1.0, the others found nothing to do.
-fn all_succeed_one_applies(children: Vec<std::process::Child>) {
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| wait_within(c, Duration::from_secs(60)))
-        .collect();
+/// Exactly one deployer applied 1.1.0, the others found nothing to do.
+fn all_succeed_one_applies(outputs: Vec<Output>) {
     let mut applied = 0;
     for out in &outputs {
         assert_code(out, 0);
@@ -85,7 +83,6 @@ fn postgres_deployers_wait_for_the_migration_lock_or_give_up_after_lock_timeout(
         Duration::from_secs(30),
         || pycharter_sessions(&db.url, Some("advisory")).1 == WAITING_DEPLOYERS as i64,
     );
-    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
         pg_versions(&db.url),
         vec!["1.0.0"],
@@ -93,7 +90,11 @@ fn postgres_deployers_wait_for_the_migration_lock_or_give_up_after_lock_timeout(
     );
 
     holder.exec("COMMIT");
-    all_succeed_one_applies(children);
+    let outputs = children
+        .into_iter()
+        .map(|c| wait_within(c, Duration::from_secs(60)))
+        .collect();
+    all_succeed_one_applies(outputs);
     assert_eq!(pg_versions(&db.url), ALL_VERSIONS);
     assert_code(&run(&["db", "check", &db.url]), 0);
 }
@@ -114,20 +115,112 @@ fn sqlite_deployers_wait_for_the_write_lock_or_give_up_after_lock_timeout() {
     };
     assert_eq!(versions(&mut holder), vec!["1.0.0"], "changed nothing");
 
-    // Without a timeout they wait (SQLite's busy handler, 30 s by default).
-    let children = spawn_deployers(&url);
-    std::thread::sleep(Duration::from_millis(1500));
-    let mut children = children;
-    for child in &mut children {
-        assert!(
-            child.try_wait().expect("poll").is_none(),
-            "a deployer finished while the write lock was held"
-        );
+    // Without a timeout they wait (SQLite's busy handler, 30 s by default). SQLite has no
+    // pg_locks; the signals are the deployers' own debug logs: "connected" (the next thing
+    // a `db upgrade` does is BEGIN IMMEDIATE, the lock) and, once they get the lock, how
+    // long they waited for it.
+    let mut deployers: Vec<LoggedDeployer> = (0..WAITING_DEPLOYERS)
+        .map(|_| LoggedDeployer::spawn(&["-vv", "db", "upgrade", &url, "--json"]))
+        .collect();
+    wait_until(
+        "every deployer connected and trying to take the lock",
+        Duration::from_secs(30),
+        || deployers.iter().all(|d| d.logged(CONNECTED)),
+    );
+    // Keep the lock for HOLD more: none of them gets it or finishes meanwhile.
+    let released_after = Instant::now() + HOLD;
+    while Instant::now() < released_after {
+        for deployer in &mut deployers {
+            deployer.assert_waiting();
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(versions(&mut holder), vec!["1.0.0"]);
+    assert_eq!(
+        versions(&mut holder),
+        vec!["1.0.0"],
+        "nobody migrated under the lock"
+    );
 
     holder.exec("ROLLBACK");
-    all_succeed_one_applies(children);
+    let mut outputs = Vec::new();
+    for deployer in deployers {
+        let (out, log) = deployer.finish();
+        // Each one reports having waited for the lock about as long as it was still held
+        // after it connected (at least HOLD, minus its own few steps after "connected").
+        let waited = waited_ms(&log);
+        assert!(
+            waited >= HOLD.as_millis() as u64 / 2,
+            "waited only {waited} ms for the lock held {HOLD:?} after it connected:\n{log}"
+        );
+        outputs.push(out);
+    }
+    all_succeed_one_applies(outputs);
     assert_eq!(versions(&mut holder), ALL_VERSIONS);
     assert_code(&run(&["db", "check", &url]), 0);
+}
+
+/// Debug line of the SQLite backend once the store is open (the next step is the lock).
+const CONNECTED: &str = "pycharter::sqlite: connected";
+/// Debug line of the SQLite backend once `BEGIN IMMEDIATE` returned; it has `waited_ms=`.
+const LOCK_TAKEN: &str = "migration lock taken";
+/// How long the SQLite lock stays held after every deployer has reached it.
+const HOLD: Duration = Duration::from_millis(1000);
+
+/// A deployer whose stderr (its logs) is read as it is written.
+struct LoggedDeployer {
+    child: std::process::Child,
+    log: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl LoggedDeployer {
+    fn spawn(args: &[&str]) -> LoggedDeployer {
+        let mut child = spawn(args);
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let reader = std::thread::spawn({
+            let log = Arc::clone(&log);
+            move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { return };
+                    let mut log = log.lock().expect("log");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        LoggedDeployer { child, log, reader }
+    }
+
+    fn logged(&self, needle: &str) -> bool {
+        self.log.lock().expect("log").contains(needle)
+    }
+
+    /// Fails unless the process is still running without the lock.
+    fn assert_waiting(&mut self) {
+        let log = self.log.lock().expect("log").clone();
+        let exited = self.child.try_wait().expect("poll pycharter");
+        assert!(
+            exited.is_none() && !log.contains(LOCK_TAKEN),
+            "a deployer got past the write lock while it was held ({exited:?}):\n{log}"
+        );
+    }
+
+    /// Waits for the process; its output and its whole log.
+    fn finish(self) -> (Output, String) {
+        let out = wait_within(self.child, Duration::from_secs(60));
+        self.reader.join().expect("stderr reader");
+        let log = self.log.lock().expect("log").clone();
+        (out, log)
+    }
+}
+
+/// The `waited_ms` of the "migration lock taken" line.
+fn waited_ms(log: &str) -> u64 {
+    log.lines()
+        .find(|line| line.contains(LOCK_TAKEN))
+        .and_then(|line| line.split("waited_ms=").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no {LOCK_TAKEN:?} line with waited_ms in:\n{log}"))
 }

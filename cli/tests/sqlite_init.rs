@@ -37,7 +37,7 @@ fn second_init_has_nothing_to_do() {
         stdout(&out),
         format!("{} is already at 1.1.0, nothing to do\n", db.url)
     );
-    assert_one_row_per_migration(|q| sqlite_i64(&db.path, q));
+    assert_one_row_per_migration(sqlite_versions(&db.path), &sqlite_migrations());
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn init_force_restores_a_dropped_table_and_keeps_the_rows() {
     );
     assert!(sqlite_table_exists(&db.path, "ownership"));
     assert_eq!(sqlite_i64(&db.path, "SELECT COUNT(*) FROM schemas"), 1);
-    assert_one_row_per_migration(|q| sqlite_i64(&db.path, q));
+    assert_one_row_per_migration(sqlite_versions(&db.path), &sqlite_migrations());
     assert_code(&run(&["db", "check", &db.url]), 0);
 }
 

@@ -129,7 +129,9 @@ pub enum Error {
         reason: String,
     },
     /// A schema name is not acceptable.
-    #[error("Invalid name {name:?}: {reason} — use 1 to 255 printable characters")]
+    #[error(
+        "Invalid name {name:?}: {reason} — use 1 to 255 bytes of UTF-8 with no control characters and no leading or trailing whitespace"
+    )]
     InvalidName {
         /// The rejected name (escaped by `Debug` formatting).
         name: String,

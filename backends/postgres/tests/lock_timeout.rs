@@ -98,8 +98,32 @@ async fn statement_timeout_bounds_steps_but_not_the_lock_wait() {
         let store = store.clone();
         async move { store.initialize(InitializeOptions::default()).await }
     });
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(!waiting.is_finished(), "initialize waits for the lock");
+    // The server shows initialize's session waiting on the advisory lock for five times the
+    // statement timeout: the timeout did not cancel that wait.
+    let mut observer = common::admin(&url).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if waiting.is_finished() {
+            let result = waiting.await;
+            panic!("initialize stopped waiting for the lock: {result:?}");
+        }
+        let waited_secs: f64 = sqlx::query_scalar(
+            "SELECT COALESCE(max(EXTRACT(EPOCH FROM clock_timestamp() - query_start)), 0)::float8 \
+             FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+        )
+        .fetch_one(&mut observer)
+        .await
+        .expect("pg_stat_activity");
+        if waited_secs >= 1.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "initialize never waited a second on the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     held.rollback().await.expect("release the lock");
     let report = waiting
         .await

@@ -108,6 +108,41 @@ async fn count(url: &str, sql: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
+/// Server connections to `database` observed while the clients run: the most seen at once,
+/// and how many times the server was polled.
+#[derive(Debug, Clone, Copy, Default)]
+struct Observed {
+    max: i64,
+    samples: u64,
+}
+
+/// Polls `pg_stat_activity` (from a connection to the server's admin database, so not
+/// counted itself) every few milliseconds until `stop` is set. During the run only
+/// PgBouncer connects to `database`: the test's own direct connections come after.
+async fn sample_server_connections(
+    database: String,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Observed {
+    let mut conn = admin(test_server().admin_url()).await;
+    let mut observed = Observed::default();
+    loop {
+        let now: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = $1 AND backend_type = 'client backend'",
+        )
+        .bind(&database)
+        .fetch_one(&mut conn)
+        .await
+        .expect("sample pg_stat_activity");
+        observed.max = observed.max.max(now);
+        observed.samples += 1;
+        if *stop.borrow() {
+            return observed;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_clients_through_transaction_pooling_lose_nothing() {
     let db = fresh_database().await;
@@ -116,7 +151,11 @@ async fn concurrent_clients_through_transaction_pooling_lose_nothing() {
         .expect("start pgbouncer");
     let url = bouncer.url(&db.name, "?statement-cache-capacity=0");
 
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let sampler = tokio::spawn(sample_server_connections(db.name.clone(), stopped));
     let failures = run_clients(&url).await;
+    stop.send(true).expect("sampler running");
+    let observed = sampler.await.expect("sampler task");
     assert!(
         failures.is_empty(),
         "{} of {CLIENTS} clients failed through PgBouncer:\n{}\n--- pgbouncer log ---\n{}",
@@ -143,20 +182,16 @@ async fn concurrent_clients_through_transaction_pooling_lose_nothing() {
         common::version_rows(&db.url).await,
         vec!["1.0.0".to_string(), "1.1.0".to_string()]
     );
-    // The clients really shared server connections: PgBouncer never opened more than
-    // POOL_SIZE to this database (the admin connections above go straight to the server
-    // and are closed by now).
-    let server_side = count(
-        test_server().admin_url(),
-        &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
-            db.name
-        ),
-    )
-    .await;
+    // The clients really shared server connections: while they ran, the server never had
+    // more than POOL_SIZE connections to this database (all of them PgBouncer's), and it
+    // had some (the sampler saw the run).
     assert!(
-        server_side <= i64::from(POOL_SIZE),
-        "{server_side} server connections for {} client connections",
+        observed.max <= i64::from(POOL_SIZE),
+        "{observed:?}: more than {POOL_SIZE} server connections for {} client connections",
         CLIENTS as u32 * CLIENT_POOL
+    );
+    assert!(
+        observed.max >= 1 && observed.samples >= 2,
+        "the sampler saw no server connection: {observed:?}"
     );
 }

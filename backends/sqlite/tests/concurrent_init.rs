@@ -21,14 +21,43 @@ async fn sixteen_concurrent_initializations_apply_each_migration_once() {
             })
         })
         .collect();
-    let mut applied_steps = 0;
-    for task in futures::future::join_all(tasks).await {
-        let report = task.expect("task panicked").expect("initialize failed");
-        applied_steps += report.steps.len();
-    }
+    let reports: Vec<_> = futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .enumerate()
+        .map(|(n, task)| {
+            task.expect("task panicked")
+                .unwrap_or_else(|e| panic!("initializer {n} failed: {e}"))
+        })
+        .collect();
     let bundled = SqliteMetadataStore::migrations();
-    // Exactly one of the sixteen applied anything, and it applied everything.
-    assert_eq!(applied_steps, bundled.len());
+    let bundled_versions: Vec<String> = bundled.iter().map(|m| m.version.to_string()).collect();
+    // Exactly one of the sixteen applied anything, and it applied every migration, in order;
+    // the fifteen others waited, re-read and applied nothing.
+    let appliers: Vec<(usize, Vec<String>)> = reports
+        .iter()
+        .enumerate()
+        .filter(|(_, report)| !report.steps.is_empty())
+        .map(|(n, report)| (n, report.steps.iter().map(|s| s.version.clone()).collect()))
+        .collect();
+    assert_eq!(
+        appliers.len(),
+        1,
+        "initializers that applied steps: {appliers:?}"
+    );
+    assert_eq!(appliers[0].1, bundled_versions);
+    // The applier started from an empty file; every other one planned inside the lock, after
+    // the applier committed, so it found the file already at the latest version.
+    let latest = bundled_versions.last().cloned();
+    for (n, report) in reports.iter().enumerate() {
+        let from = if n == appliers[0].0 {
+            None
+        } else {
+            latest.clone()
+        };
+        assert_eq!(report.from, from, "initializer {n}: {report:?}");
+        assert_eq!(report.to, latest, "initializer {n}: {report:?}");
+    }
 
     let rows = version_rows(&db.raw().await).await;
     let expected: Vec<(String, String)> = bundled
@@ -52,8 +81,10 @@ async fn concurrent_connects_with_auto_initialize_all_succeed() {
         let store = task.expect("task panicked").expect("connect failed");
         assert!(store.validate().await.unwrap().valid);
     }
-    assert_eq!(
-        version_rows(&db.raw().await).await.len(),
-        SqliteMetadataStore::migrations().len()
-    );
+    // One row per migration: the bundled versions, each with its checksum.
+    let expected: Vec<(String, String)> = SqliteMetadataStore::migrations()
+        .iter()
+        .map(|m| (m.version.to_string(), m.checksum.clone()))
+        .collect();
+    assert_eq!(version_rows(&db.raw().await).await, expected);
 }

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 use assert_cmd::Command;
+use pycharter_core::spec::VERSION_TABLE;
+use pycharter_core::BundledMigration;
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 use std::future::Future;
@@ -198,17 +200,65 @@ pub fn pg_database() -> pycharter_test_postgres::TestDatabase {
     block_on(pycharter_test_postgres::fresh_database())
 }
 
-/// Asserts one row per bundled migration in the version table, none duplicated.
-pub fn assert_one_row_per_migration(count: impl Fn(&str) -> i64) {
-    let table = "pycharter_schema_version";
+/// The versions recorded in the version table of an existing SQLite file, as stored.
+pub fn sqlite_versions(path: &Path) -> Vec<String> {
+    let query = format!("SELECT version FROM {VERSION_TABLE}");
+    block_on(async {
+        let mut conn = sqlite_connect(path).await;
+        sqlx::query_scalar(&query)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"))
+    })
+}
+
+/// The versions recorded in the version table of a Postgres database, as stored.
+pub fn pg_versions(url: &str) -> Vec<String> {
+    let query = format!("SELECT version FROM {VERSION_TABLE}");
+    block_on(async {
+        let mut conn = PgConnection::connect(url)
+            .await
+            .expect("connect to Postgres");
+        let versions = sqlx::query_scalar(&query)
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{query}: {e}"));
+        let _ = conn.close().await;
+        versions
+    })
+}
+
+/// Asserts that the version table holds exactly one row per migration the backend bundles:
+/// as many rows as bundled migrations, and the recorded versions are the bundled ones (no
+/// missing, no extra, none recorded twice). `recorded` is the table's `version` column in
+/// any order ([`sqlite_versions`], [`pg_versions`]).
+pub fn assert_one_row_per_migration(recorded: Vec<String>, bundled: &[BundledMigration]) {
+    let want: Vec<String> = bundled.iter().map(|m| m.version.to_string()).collect();
     assert_eq!(
-        count(&format!("SELECT COUNT(*) FROM {table}")),
-        VERSIONS.len() as i64,
-        "rows in {table}"
+        recorded.len(),
+        want.len(),
+        "rows in {VERSION_TABLE}: {recorded:?}, bundled: {want:?}"
     );
-    assert_eq!(
-        count(&format!("SELECT COUNT(DISTINCT version) FROM {table}")),
-        VERSIONS.len() as i64,
-        "distinct versions in {table}"
-    );
+    let mut got: Vec<semver::Version> = recorded
+        .iter()
+        .map(|v| {
+            semver::Version::parse(v)
+                .unwrap_or_else(|e| panic!("{VERSION_TABLE} records {v:?}, not a version: {e}"))
+        })
+        .collect();
+    got.sort();
+    let got: Vec<String> = got.iter().map(ToString::to_string).collect();
+    assert_eq!(got, want, "versions recorded in {VERSION_TABLE}");
+    // The constant the other CLI tests compare with is this build's list.
+    assert_eq!(want, VERSIONS, "VERSIONS is out of date");
+}
+
+/// The migrations the SQLite backend bundles.
+pub fn sqlite_migrations() -> Vec<BundledMigration> {
+    pycharter_sqlite::SqliteMetadataStore::migrations()
+}
+
+/// The migrations the Postgres backend bundles.
+pub fn postgres_migrations() -> Vec<BundledMigration> {
+    pycharter_postgres::PostgresMetadataStore::migrations()
 }

@@ -279,18 +279,3 @@ impl SqliteSession {
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 }
-
-/// Locks the server *granted* to `pycharter` sessions of the current database: the
-/// migration advisory lock (count of holders), and relation locks (tables and indexes the
-/// transaction created or touched so far).
-pub fn pycharter_granted_locks(url: &str) -> (i64, i64) {
-    let mut s = PgSession::open(url);
-    let count = |s: &mut PgSession, locktype: &str| {
-        s.i64(&format!(
-            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE a.datname = current_database() AND a.application_name = 'pycharter' \
-             AND l.granted AND l.locktype = '{locktype}'"
-        ))
-    };
-    (count(&mut s, "advisory"), count(&mut s, "relation"))
-}
