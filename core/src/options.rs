@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// How a backend connects and what it does to the schema on connect.
 ///
-/// The defaults are the seed's: initialize automatically, validate on connect.
+/// The defaults are PyCharter's: initialize automatically, validate on connect.
 ///
 /// ```
 /// use pycharter_core::ConnectOptions;

@@ -205,7 +205,7 @@ pub fn sqlite_versions(path: &Path) -> Vec<String> {
     let query = format!("SELECT version FROM {VERSION_TABLE}");
     block_on(async {
         let mut conn = sqlite_connect(path).await;
-        sqlx::query_scalar(&query)
+        sqlx::query_scalar(sqlx::AssertSqlSafe(query.as_str()))
             .fetch_all(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{query}: {e}"))
@@ -219,7 +219,7 @@ pub fn pg_versions(url: &str) -> Vec<String> {
         let mut conn = PgConnection::connect(url)
             .await
             .expect("connect to Postgres");
-        let versions = sqlx::query_scalar(&query)
+        let versions = sqlx::query_scalar(sqlx::AssertSqlSafe(query.as_str()))
             .fetch_all(&mut conn)
             .await
             .unwrap_or_else(|e| panic!("{query}: {e}"));
