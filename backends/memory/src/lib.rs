@@ -31,7 +31,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
 
 mod artifacts;
 mod data;

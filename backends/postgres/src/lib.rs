@@ -62,7 +62,6 @@
 //! # Ok(()) }
 //! ```
 
-#![warn(missing_docs)]
 
 mod artifacts;
 mod catalog;

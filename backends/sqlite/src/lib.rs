@@ -23,7 +23,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
 
 mod artifacts;
 mod catalog;
