@@ -22,7 +22,6 @@
 //! macro holds the one list of cases (also in [`CASES`]), so every backend runs every case,
 //! each as its own test named after the case.
 
-
 use async_trait::async_trait;
 use pycharter_core::{ConnectOptions, MetadataStore, Result, SchemaManager};
 

@@ -30,6 +30,7 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod spec;
+pub mod sql;
 pub mod store;
 pub mod typed;
 pub mod validate;

@@ -149,10 +149,12 @@ macro_rules! typed_kind {
 /// `use pycharter_core::prelude::*` brings them into scope.
 ///
 /// ```
+/// # #[cfg(not(feature = "mock"))] fn main() {}
+/// # #[cfg(feature = "mock")]
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> pycharter_core::Result<()> {
 /// use pycharter_core::prelude::*;
-/// use pycharter_core::MockMetadataStore;
+/// use pycharter_core::MockMetadataStore; // feature "mock"
 /// use serde_json::json;
 ///
 /// let mut store = MockMetadataStore::new();

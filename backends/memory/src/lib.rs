@@ -31,7 +31,6 @@
 //! # }
 //! ```
 
-
 mod artifacts;
 mod data;
 mod executor;

@@ -62,7 +62,6 @@
 //! # Ok(()) }
 //! ```
 
-
 mod artifacts;
 mod catalog;
 mod errors;

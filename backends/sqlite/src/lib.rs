@@ -23,7 +23,6 @@
 //! # }
 //! ```
 
-
 mod artifacts;
 mod catalog;
 mod errors;

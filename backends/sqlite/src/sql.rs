@@ -9,29 +9,15 @@
 //! assert!(latest.contains("ORDER BY version_sort_key DESC LIMIT 1"));
 //! ```
 
+use pycharter_core::sql::{ArtifactStatements, StatementsByKind};
 use pycharter_core::ArtifactKind;
 use std::sync::LazyLock;
 
-/// The statements of one artifact kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Statements {
-    /// The kind they serve.
-    pub kind: ArtifactKind,
-    /// Insert-if-absent (no row changed: the key exists, or for an attached kind the schema
-    /// version is missing). Parameters: `?1` name, `?2` version, `?3` document,
-    /// `?4` created_at, and for schemas `?5` sort key (for attached kinds the schema id is
-    /// resolved by the same statement).
-    pub insert: String,
-    /// After an insert that changed nothing: `id, document, created_at` of the stored record
-    /// (all NULL when an attached kind's schema version exists without it; no row when the
-    /// schema version is missing). `?1` name, `?2` version.
-    pub existing: String,
-    /// `id, version, document, created_at` of `?1` name at `?2` version.
-    pub exact: String,
-    /// `id, version, document, created_at` of `?1` name at its highest version by semver
-    /// precedence: a backward walk of `idx_schemas_name_sort_key`, no sort.
-    pub latest: String,
-}
+/// The statements of one artifact kind (what each does: [`ArtifactStatements`]). Parameters:
+/// `insert` takes `?1` name, `?2` version, `?3` document, `?4` created_at, and for schemas
+/// `?5` sort key (its outcome is the rows changed); `existing` and `exact` take `?1` name,
+/// `?2` version; `latest` takes `?1` name.
+pub type Statements = ArtifactStatements;
 
 /// Names of all stored schemas, ascending bytewise (SQLite's BINARY collation, Rust's
 /// `String` order).
@@ -61,16 +47,11 @@ pub const RECORD_APPLIED: &str = "INSERT INTO pycharter_schema_version \
 /// Removes the version row whose version text is exactly `?1`.
 pub const REMOVE_APPLIED: &str = "DELETE FROM pycharter_schema_version WHERE version = ?1";
 
-static STATEMENTS: LazyLock<Vec<Statements>> =
-    LazyLock::new(|| ArtifactKind::ALL.into_iter().map(build).collect());
+static STATEMENTS: LazyLock<StatementsByKind> = LazyLock::new(|| StatementsByKind::build(build));
 
 /// The statements of `kind`.
 pub fn statements(kind: ArtifactKind) -> &'static Statements {
-    let index = ArtifactKind::ALL
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or_default();
-    &STATEMENTS[index]
+    STATEMENTS.get(kind)
 }
 
 fn build(kind: ArtifactKind) -> Statements {

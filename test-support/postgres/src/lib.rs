@@ -45,7 +45,6 @@
 //! user, running commands, ports, files). Another topology (e.g. a primary with a streaming
 //! standby) belongs in its own module beside `cluster`, reusing `system`.
 
-
 mod cluster;
 mod external;
 pub mod pgbouncer;
