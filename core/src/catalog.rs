@@ -20,6 +20,14 @@ pub struct AppliedMigration {
     pub execution_ms: i64,
 }
 
+impl AppliedMigration {
+    /// The recorded version as semver; surrounding whitespace (a hand-edited row) is ignored,
+    /// anything else that does not parse is `None` (core reports it as an unknown migration).
+    pub fn parsed_version(&self) -> Option<semver::Version> {
+        semver::Version::parse(self.version.trim()).ok()
+    }
+}
+
 /// A backend's report of its catalog, taken in one round trip where the database allows.
 ///
 /// ```

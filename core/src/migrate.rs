@@ -13,7 +13,6 @@ use crate::report::{migration_history, MigrationReport, MigrationStatus};
 use crate::spec::BundledMigration;
 use crate::validate::{validate_catalog, SchemaInfo};
 use async_trait::async_trait;
-use semver::Version;
 use std::time::Instant;
 
 /// One migration transaction, holding the backend's migration lock until commit/rollback.
@@ -62,7 +61,7 @@ pub async fn current(exec: &(impl MigrationExecutor + ?Sized)) -> Result<Option<
     Ok(snapshot
         .applied
         .into_iter()
-        .max_by_key(|row| Version::parse(row.version.trim()).ok()))
+        .max_by_key(AppliedMigration::parsed_version))
 }
 
 /// `history()`: see [`migration_history`].

@@ -128,7 +128,7 @@ impl<'a> History<'a> {
             drifted: Vec::new(),
         };
         for row in applied {
-            let Ok(version) = Version::parse(row.version.trim()) else {
+            let Some(version) = row.parsed_version() else {
                 history.unknown_older.push(row.version.clone());
                 continue;
             };
@@ -146,7 +146,7 @@ impl<'a> History<'a> {
         }
         let recorded: Vec<Option<Version>> = applied
             .iter()
-            .map(|r| Version::parse(r.version.trim()).ok())
+            .map(AppliedMigration::parsed_version)
             .collect();
         for m in bundled {
             if recorded.iter().any(|r| r.as_ref() == Some(&m.version)) {
@@ -317,7 +317,7 @@ pub fn plan_downgrade(
             drops_tables: m.tables.clone(),
             recorded_as: applied
                 .iter()
-                .find(|row| Version::parse(row.version.trim()).ok().as_ref() == Some(&m.version))
+                .find(|row| row.parsed_version().as_ref() == Some(&m.version))
                 .map(|row| row.version.clone()),
         })
         .collect();

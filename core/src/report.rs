@@ -49,7 +49,7 @@ pub fn migration_history(
     let row_for = |v: &Version| {
         applied
             .iter()
-            .find(|r| Version::parse(r.version.trim()).ok().as_ref() == Some(v))
+            .find(|r| r.parsed_version().as_ref() == Some(v))
     };
     let mut out: Vec<MigrationStatus> = bundled
         .iter()
@@ -75,8 +75,8 @@ pub fn migration_history(
         applied
             .iter()
             .filter(|r| {
-                Version::parse(r.version.trim())
-                    .map_or(true, |v| !bundled.iter().any(|m| m.version == v))
+                r.parsed_version()
+                    .is_none_or(|v| !bundled.iter().any(|m| m.version == v))
             })
             .map(|r| MigrationStatus {
                 version: r.version.clone(),
