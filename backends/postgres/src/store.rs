@@ -179,7 +179,8 @@ impl PostgresMetadataStore {
             options.get_port(),
             options.get_database().unwrap_or_default()
         );
-        let errors = ErrorContext::new(target, Vec::new(), pool.options().get_acquire_timeout());
+        let errors = ErrorContext::new(target, Vec::new(), pool.options().get_acquire_timeout())
+            .with_endpoint(&options);
         PostgresMetadataStore {
             inner: Arc::new(Inner {
                 pool,
