@@ -160,3 +160,18 @@ pub enum VersionSelector {
     /// The highest by semver precedence.
     Latest,
 }
+
+/// `Some(v)`: exactly `v`; `None`: the latest.
+///
+/// ```
+/// use pycharter_core::{ContractVersion, VersionSelector};
+/// let v: ContractVersion = "1.2.0".parse()?;
+/// assert_eq!(VersionSelector::from(Some(v.clone())), VersionSelector::Exact(v));
+/// assert_eq!(VersionSelector::from(None), VersionSelector::Latest);
+/// # Ok::<(), pycharter_core::Error>(())
+/// ```
+impl From<Option<ContractVersion>> for VersionSelector {
+    fn from(version: Option<ContractVersion>) -> Self {
+        version.map_or(VersionSelector::Latest, VersionSelector::Exact)
+    }
+}
