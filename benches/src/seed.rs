@@ -155,13 +155,13 @@ pub async fn seed_sqlite(
     Ok(())
 }
 
-/// Checks the seeded data set of `n` rows: the row count, `version_sort_key` of about
+/// Checks the data set of `n` rows loaded in bulk: the row count, `version_sort_key` of about
 /// `samples` rows against [`ContractVersion::sort_key`], and that the highest key of [`HOT`]
 /// is [`latest_hot`].
 ///
 /// # Panics
 ///
-/// On any mismatch (the seeded key scheme no longer matches the backend's), or when the
+/// On any mismatch (the bulk-loaded key scheme no longer matches the backend's), or when the
 /// rows cannot be read.
 pub async fn verify_postgres(pool: &PgPool, n: u64, samples: u64) {
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM schemas")

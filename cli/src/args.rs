@@ -202,7 +202,7 @@ pub struct UpgradeArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Stop at this version (default: the newest this binary ships).
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub to: Option<Version>,
     /// Print the SQL each step would run; change nothing.
     #[arg(long)]
@@ -245,6 +245,14 @@ fn parse_seconds(raw: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{raw:?} is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{raw:?} is not a duration in seconds"))
+}
+
+/// A semver version, with core's wording when it is not one (`1.2` → `expected
+/// MAJOR.MINOR.PATCH, e.g. 1.2.0`).
+fn parse_version(raw: &str) -> Result<Version, String> {
+    pycharter_core::ContractVersion::parse(raw)
+        .map(Version::from)
+        .map_err(|e| e.to_string())
 }
 
 /// `base` or a semver version.
@@ -301,6 +309,19 @@ mod tests {
             panic!("parsed {cli:?}");
         };
         assert_eq!(args.to, DowngradeTarget::Base);
+    }
+
+    #[test]
+    fn a_version_missing_its_patch_names_the_form() {
+        for command in ["upgrade", "downgrade"] {
+            let err = Cli::try_parse_from(["pycharter", "db", command, "--to", "1.2"])
+                .expect_err("1.2 is not a version");
+            assert!(
+                err.to_string()
+                    .contains("expected MAJOR.MINOR.PATCH, e.g. 1.2.0"),
+                "{command}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Which backend a database URL selects, and opening it. The only module that knows the
 //! backend crates.
 
-use pycharter_core::{redact_url, BundledMigration, ConnectOptions, Error, Result, SchemaManager};
+use pycharter_core::{
+    redact_url, BundledMigration, ConnectOptions, Error, Result, SchemaManager, UrlForms,
+};
 use pycharter_memory::MemoryMetadataStore;
 use pycharter_postgres::PostgresMetadataStore;
 use pycharter_sqlite::SqliteMetadataStore;
@@ -45,6 +47,7 @@ impl DatabaseUrl {
         let invalid = |reason: String| Error::InvalidUrl {
             url: safe_display(raw),
             reason,
+            accepted: UrlForms::Any,
         };
         let url = raw.trim();
         let Some((scheme, rest)) = url.split_once(':') else {
@@ -162,7 +165,8 @@ mod tests {
             let err = kind(raw).unwrap_err();
             assert!(matches!(err, Error::InvalidUrl { .. }), "{raw}: {err:?}");
             assert!(
-                err.to_string().contains("postgres://USER:PASSWORD@HOST"),
+                err.to_string()
+                    .ends_with(&format!("— use {}", UrlForms::Any)),
                 "{err}"
             );
         }

@@ -43,6 +43,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::InvalidName { .. } => "invalid_name",
         Error::InvalidUrl { .. } => "invalid_url",
         Error::Unreachable { .. } => "unreachable",
+        Error::DatabaseMissing { .. } => "database_missing",
         Error::ConnectTimeout { .. } => "connect_timeout",
         Error::AuthenticationFailed { .. } => "authentication_failed",
         Error::LockTimeout { .. } => "lock_timeout",
@@ -67,6 +68,14 @@ mod tests {
             Error::InvalidUrl {
                 url: target(),
                 reason: "x".into(),
+                accepted: pycharter_core::UrlForms::Any,
+            },
+            Error::DatabaseMissing {
+                database: "x".into(),
+                target: target(),
+                host: "h".into(),
+                port: 5432,
+                user: "u".into(),
             },
             Error::Unreachable {
                 target: target(),
@@ -108,6 +117,7 @@ mod tests {
             assert_eq!(exit_code(err), EXIT_FAILED, "{err:?}");
         }
         assert_eq!(kind(&failed[1]), "data_loss");
-        assert_eq!(kind(&cannot_run[4]), "lock_timeout");
+        assert_eq!(kind(&cannot_run[5]), "lock_timeout");
+        assert_eq!(kind(&cannot_run[1]), "database_missing");
     }
 }

@@ -30,6 +30,7 @@ pub mod concurrency;
 pub mod connect;
 pub mod deletion;
 pub mod hostile;
+pub mod ids;
 pub mod migrations;
 pub mod names;
 pub mod properties;
@@ -199,6 +200,8 @@ macro_rules! conformance_suite {
             properties::latest_is_the_semver_maximum,
             properties::documents_round_trip,
             properties::store_and_delete_agree_with_a_model,
+            ids::ids_are_positive_increasing_and_stable,
+            ids::ids_are_never_reused_after_a_delete,
         }
     };
     (@emit names (); $($module:ident :: $case:ident),* $(,)?) => {
@@ -268,6 +271,7 @@ mod tests {
             ("connect", include_str!("connect.rs")),
             ("concurrency", include_str!("concurrency.rs")),
             ("properties", include_str!("properties.rs")),
+            ("ids", include_str!("ids.rs")),
         ];
         let mut defined = Vec::new();
         for (module, source) in modules {

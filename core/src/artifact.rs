@@ -77,6 +77,24 @@ impl fmt::Display for ArtifactKind {
 }
 
 /// Identifier a backend assigned to a stored record.
+///
+/// What every backend promises (checked by the conformance suite, `ids.rs`), for the records
+/// of one kind in one database:
+///
+/// - **positive**: the first record of a kind gets 1 or more, never 0 or less;
+/// - **unique per kind**: no two records of the same kind share an id. Records of *different*
+///   kinds may (a schema and its ownership can both be 1): an id names a record only together
+///   with its [`ArtifactKind`];
+/// - **stable**: a record keeps its id for as long as it exists; storing the same document
+///   again returns that id, and every read returns it;
+/// - **increasing, never reused**: a record stored after another one's store returned gets a
+///   greater id, also after records were deleted (SQLite `AUTOINCREMENT`, a Postgres
+///   sequence, the in-memory backend's per-table counter).
+///
+/// Not promised: contiguity (a refused or rolled-back insert can use up a number, so ids have
+/// gaps), the order of ids among stores that run concurrently, and anything across
+/// databases or kinds. A table that is dropped and recreated (a downgrade past the migration
+/// that created it, then an upgrade) may count again from 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ArtifactId(pub i64);
 
@@ -141,4 +159,19 @@ pub enum VersionSelector {
     Exact(ContractVersion),
     /// The highest by semver precedence.
     Latest,
+}
+
+/// `Some(v)`: exactly `v`; `None`: the latest.
+///
+/// ```
+/// use pycharter_core::{ContractVersion, VersionSelector};
+/// let v: ContractVersion = "1.2.0".parse()?;
+/// assert_eq!(VersionSelector::from(Some(v.clone())), VersionSelector::Exact(v));
+/// assert_eq!(VersionSelector::from(None), VersionSelector::Latest);
+/// # Ok::<(), pycharter_core::Error>(())
+/// ```
+impl From<Option<ContractVersion>> for VersionSelector {
+    fn from(version: Option<ContractVersion>) -> Self {
+        version.map_or(VersionSelector::Latest, VersionSelector::Exact)
+    }
 }

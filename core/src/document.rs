@@ -4,6 +4,8 @@
 use crate::artifact::ArtifactKind;
 use crate::error::{Error, Result};
 use crate::version::truncate_for_display;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::ValidationError;
 use serde_json::Value;
 
 /// Longest schema name accepted, in bytes.
@@ -116,8 +118,55 @@ fn validate_json_schema(document: &Value) -> Result<()> {
         });
     }
     jsonschema::meta::validate(document).map_err(|e| Error::InvalidDocument {
-        reason: format!("not a valid JSON Schema: {e}"),
+        reason: format!(
+            "not a valid JSON Schema at {}: {}",
+            keyword_pointer(&e),
+            describe_meta_error(&e)
+        ),
     })
+}
+
+/// Longest explanation of a meta-schema violation kept in a message: the offending value is
+/// part of it, and a document can be 16 MiB.
+const MAX_EXPLANATION_CHARS: usize = 400;
+
+/// The JSON Pointer (RFC 6901) of the offending keyword in the document: the meta-schema
+/// judged the document, so the error's *instance* path is a path into the document.
+fn keyword_pointer(err: &ValidationError<'_>) -> String {
+    match err.instance_path().as_str() {
+        "" => "\"\" (the document itself)".to_string(),
+        pointer => pointer.to_string(),
+    }
+}
+
+/// What was wrong, and what would have been accepted. jsonschema words a failed `anyOf` /
+/// `oneOf` as "not valid under any of the schemas"; the first error of each branch says
+/// what that branch expected. An `enum` lists every option (jsonschema shows two).
+fn describe_meta_error(err: &ValidationError<'_>) -> String {
+    let text = match err.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            let expected: Vec<String> = context
+                .iter()
+                .filter_map(|branch| branch.first())
+                .map(describe_meta_error)
+                .collect();
+            if expected.is_empty() {
+                err.to_string()
+            } else {
+                expected.join(", and ")
+            }
+        }
+        ValidationErrorKind::Enum { options } => {
+            format!("{} is not one of {options}", err.instance())
+        }
+        _ => err.to_string(),
+    };
+    if text.chars().count() <= MAX_EXPLANATION_CHARS {
+        text
+    } else {
+        let head: String = text.chars().take(MAX_EXPLANATION_CHARS).collect();
+        format!("{head}…")
+    }
 }
 
 fn depth_of(value: &Value) -> usize {
@@ -173,6 +222,23 @@ mod tests {
     fn rejects_nul_inside_documents() {
         let err = validate_document(ArtifactKind::Metadata, &json!({"k": "a\u{0}b"})).unwrap_err();
         assert!(matches!(err, Error::InvalidDocument { .. }));
+    }
+
+    #[test]
+    fn an_invalid_schema_names_the_json_pointer_of_the_offending_keyword() {
+        let doc = json!({"properties": {"a": {"type": "strin"}}});
+        let err = validate_document(ArtifactKind::Schema, &doc).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid document: not a valid JSON Schema at /properties/a/type: \"strin\" is not \
+             one of [\"array\",\"boolean\",\"integer\",\"null\",\"number\",\"object\",\"string\"], \
+             and \"strin\" is not of type \"array\" — fix the document and store it again"
+        );
+        let err = validate_document(ArtifactKind::Schema, &json!({"minLength": -1})).unwrap_err();
+        assert!(
+            err.to_string().contains("at /minLength: -1 is less than"),
+            "{err}"
+        );
     }
 
     #[test]

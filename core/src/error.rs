@@ -139,14 +139,31 @@ pub enum Error {
         reason: String,
     },
     /// A database URL could not be parsed or names an unsupported backend.
-    #[error(
-        "Invalid database URL {url}: {reason} — use sqlite://PATH, sqlite::memory:, postgres://USER:PASSWORD@HOST:PORT/DATABASE or memory://"
-    )]
+    #[error("Invalid database URL {url}: {reason} — use {accepted}")]
     InvalidUrl {
         /// Redacted URL.
         url: String,
         /// Why it was rejected.
         reason: String,
+        /// The forms the caller accepts (a backend lists only its own).
+        accepted: UrlForms,
+    },
+    /// The server is there, but the database named in the URL is not (Postgres SQLSTATE
+    /// `3D000`). The `createdb` line names host, port and user, never the password.
+    #[error(
+        "Database {database:?} does not exist on {target} — create it, e.g. createdb{} {}", create_options(host, *port, user), shell_word(database)
+    )]
+    DatabaseMissing {
+        /// Name of the missing database.
+        database: String,
+        /// Redacted database URL.
+        target: String,
+        /// Server host (or Unix socket directory).
+        host: String,
+        /// Server port.
+        port: u16,
+        /// User name of the URL.
+        user: String,
     },
     /// The server could not be reached.
     #[error(
@@ -232,6 +249,70 @@ pub enum Error {
     },
 }
 
+/// The URL forms a caller accepts, listed by [`Error::InvalidUrl`]: a backend's constructor
+/// names only the forms it can open, the `pycharter` CLI every backend it ships.
+///
+/// ```
+/// use pycharter_core::{Error, UrlForms};
+/// let err = Error::InvalidUrl {
+///     url: "mysql://app:***@db/contracts".into(),
+///     reason: "scheme \"mysql\" is not postgres:// or postgresql://".into(),
+///     accepted: UrlForms::Postgres,
+/// };
+/// assert!(err.to_string().ends_with("— use postgres://USER:PASSWORD@HOST:PORT/DATABASE or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"));
+/// assert!(!err.to_string().contains("sqlite"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum UrlForms {
+    /// What `PostgresMetadataStore` opens.
+    Postgres,
+    /// What `SqliteMetadataStore` opens.
+    Sqlite,
+    /// What the `pycharter` CLI opens: every backend of this workspace.
+    Any,
+}
+
+impl std::fmt::Display for UrlForms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UrlForms::Postgres => {
+                "postgres://USER:PASSWORD@HOST:PORT/DATABASE or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            }
+            UrlForms::Sqlite => "sqlite://PATH, sqlite:///ABSOLUTE/PATH or sqlite::memory:",
+            UrlForms::Any => {
+                "sqlite://PATH, sqlite::memory:, postgres://USER:PASSWORD@HOST:PORT/DATABASE or memory://"
+            }
+        })
+    }
+}
+
+/// ` -h HOST -p PORT -U USER` for the `createdb` hint (empty parts left out).
+fn create_options(host: &str, port: u16, user: &str) -> String {
+    let mut options = String::new();
+    if !host.is_empty() {
+        options.push_str(&format!(" -h {}", shell_word(host)));
+    }
+    options.push_str(&format!(" -p {port}"));
+    if !user.is_empty() {
+        options.push_str(&format!(" -U {}", shell_word(user)));
+    }
+    options
+}
+
+/// `word` as one POSIX shell word: as is when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/' | b':'));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 impl Error {
     /// `NotFound` for a schema version.
     pub fn schema_version_not_found(name: &str, version: &ContractVersion) -> Self {
@@ -257,13 +338,75 @@ impl Error {
         )
     }
 
-    /// True for errors that mean the database could not be reached or logged into.
+    /// True for errors that mean the database could not be reached or logged into (or is not
+    /// there at all).
     pub fn is_connection(&self) -> bool {
         matches!(
             self,
             Error::Unreachable { .. }
                 | Error::ConnectTimeout { .. }
                 | Error::AuthenticationFailed { .. }
+                | Error::DatabaseMissing { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_missing_names_the_createdb_command_without_a_password() {
+        let err = Error::DatabaseMissing {
+            database: "contracts".into(),
+            target: "postgres://app:***@db:5432/contracts".into(),
+            host: "db".into(),
+            port: 5432,
+            user: "app".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "Database \"contracts\" does not exist on postgres://app:***@db:5432/contracts \
+             — create it, e.g. createdb -h db -p 5432 -U app contracts"
+        );
+        assert!(err.is_connection());
+    }
+
+    #[test]
+    fn database_missing_quotes_names_for_the_shell() {
+        let err = Error::DatabaseMissing {
+            database: "it's; rm".into(),
+            target: "postgres://localhost/x".into(),
+            host: "/var/run/postgresql".into(),
+            port: 5433,
+            user: String::new(),
+        };
+        assert!(
+            err.to_string()
+                .ends_with(r"createdb -h /var/run/postgresql -p 5433 'it'\''s; rm'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_caller_lists_only_the_url_forms_it_accepts() {
+        let invalid = |accepted| {
+            Error::InvalidUrl {
+                url: "mysql://h/db".into(),
+                reason: "unsupported scheme".into(),
+                accepted,
+            }
+            .to_string()
+        };
+        let postgres = invalid(UrlForms::Postgres);
+        assert!(postgres.contains("use postgres://USER:PASSWORD@HOST:PORT/DATABASE"));
+        assert!(!postgres.contains("sqlite") && !postgres.contains("memory://"));
+        let sqlite = invalid(UrlForms::Sqlite);
+        assert!(sqlite.contains("use sqlite://PATH"));
+        assert!(!sqlite.contains("postgres") && !sqlite.contains("memory://"));
+        let any = invalid(UrlForms::Any);
+        for form in ["sqlite://PATH", "postgres://", "memory://"] {
+            assert!(any.contains(form), "{any}");
+        }
     }
 }

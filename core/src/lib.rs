@@ -41,7 +41,7 @@ pub use artifact::{
 };
 pub use backend::Backend;
 pub use catalog::{AppliedMigration, CatalogSnapshot};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UrlForms};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};

@@ -4,6 +4,7 @@
 use crate::catalog::{AppliedMigration, CatalogSnapshot};
 use crate::error::{Error, Result};
 pub use crate::spec::BundledMigration;
+use crate::version::semver_reason;
 use semver::Version;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -85,7 +86,7 @@ impl FromStr for DowngradeTarget {
             .map(DowngradeTarget::Version)
             .map_err(|e| Error::InvalidVersion {
                 input: s.to_string(),
-                reason: format!("{e} (or use `base`)"),
+                reason: format!("{} (or use `base`)", semver_reason(s, &e)),
             })
     }
 }

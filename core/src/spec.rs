@@ -3,6 +3,7 @@
 //! ([`BundledMigration::new`]); core validates and plans against the logical part.
 
 use crate::error::{Error, Result};
+use crate::version::semver_reason;
 use semver::Version;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -134,7 +135,7 @@ impl BundledMigration {
     pub fn custom(version: &str, description: &str) -> Result<Self> {
         let parsed = Version::parse(version).map_err(|e| Error::InvalidVersion {
             input: version.to_string(),
-            reason: e.to_string(),
+            reason: semver_reason(version, &e),
         })?;
         Ok(BundledMigration {
             version: parsed,

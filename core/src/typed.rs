@@ -65,6 +65,46 @@ impl IntoVersion for ContractVersion {
 /// Which version a `get_*` wants: `None` (the latest by semver), a version as text or
 /// parsed, `Some("1.2.0")`, or a [`VersionSelector`].
 ///
+/// | you have | pass |
+/// |---|---|
+/// | nothing: the latest schema version | `None` |
+/// | text | `"1.2.0"`, `Some("1.2.0")`, `&string`, `string.as_str()`, `Some(string.as_str())`, `string` |
+/// | a record's version | `&record.version` (no re-parse), `record.version` |
+/// | an `Option<String>` | `option.as_deref()` |
+/// | an `Option<ContractVersion>` | `VersionSelector::from(option)` (`None`: the latest) |
+///
+/// `Option<&str>` is the only `Option` accepted, so that a bare `None` needs no type
+/// annotation; hence `Some(&string)` and `Some(&version)` do not compile: drop the `Some`
+/// (`&string`, `&version`). Every form of the table, compiled:
+///
+/// ```
+/// use pycharter_core::prelude::*;
+/// use pycharter_core::{Result, VersionSelector};
+///
+/// async fn every_form(
+///     store: &dyn MetadataStore,
+///     record: ArtifactRecord,
+///     string: String,
+///     option: Option<String>,
+///     parsed: Option<ContractVersion>,
+/// ) -> Result<()> {
+///     store.get_schema("orders", None).await?;
+///     store.get_schema("orders", "1.2.0").await?;
+///     store.get_schema("orders", Some("1.2.0")).await?;
+///     store.get_schema("orders", &string).await?;
+///     store.get_schema("orders", string.as_str()).await?;
+///     store.get_schema("orders", Some(string.as_str())).await?;
+///     store.get_ownership("orders", &record.version).await?;
+///     store.get_schema("orders", option.as_deref()).await?;
+///     store.get_schema("orders", VersionSelector::from(parsed)).await?;
+///     store.get_schema("orders", record.version).await?;
+///     store.get_schema("orders", string).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// The conversions themselves:
+///
 /// ```
 /// use pycharter_core::{ContractVersion, IntoSelector, VersionSelector};
 /// let v: ContractVersion = "1.2.0".parse()?;

@@ -35,7 +35,7 @@ impl ContractVersion {
         if input.len() > MAX_VERSION_LEN {
             return Err(invalid(format!("longer than {MAX_VERSION_LEN} bytes")));
         }
-        let version = Version::parse(input).map_err(|e| invalid(e.to_string()))?;
+        let version = Version::parse(input).map_err(|e| invalid(semver_reason(input, &e)))?;
         if !version.build.is_empty() {
             return Err(invalid(
                 "build metadata (+...) is not part of a contract version; drop it".into(),
@@ -99,6 +99,49 @@ impl<'de> serde::Deserialize<'de> for ContractVersion {
         let s = String::deserialize(d)?;
         ContractVersion::parse(&s).map_err(serde::de::Error::custom)
     }
+}
+
+/// Why `input` is not a semantic version, in words that name the fix. The semver crate
+/// reports a missing part as e.g. "unexpected end of input while parsing minor version
+/// number"; a person wants the form and an example built from what they typed.
+pub(crate) fn semver_reason(input: &str, err: &semver::Error) -> String {
+    if let Some(example) = completed(input) {
+        return format!("expected MAJOR.MINOR.PATCH, e.g. {example}");
+    }
+    if let Some(rest) = input.strip_prefix(['v', 'V']) {
+        if Version::parse(rest).is_ok() {
+            return format!("a leading \"v\" is not part of a semantic version, e.g. {rest}");
+        }
+    }
+    err.to_string()
+}
+
+/// `input` with its missing MINOR / PATCH filled in with zeros (`1.2` → `1.2.0`,
+/// `1-rc.1` → `1.0.0-rc.1`), when what it has are numbers; None otherwise.
+fn completed(input: &str) -> Option<String> {
+    let without_build = input.split('+').next().unwrap_or(input);
+    let (numbers, prerelease) = match without_build.split_once('-') {
+        Some((numbers, pre)) => (numbers, Some(pre)),
+        None => (without_build, None),
+    };
+    let parts: Vec<u64> = numbers
+        .split('.')
+        .map(|part| {
+            let digits = !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+            digits.then(|| part.parse().ok()).flatten()
+        })
+        .collect::<Option<_>>()?;
+    if parts.len() >= 3 {
+        return None;
+    }
+    let mut example: Vec<String> = parts.iter().map(u64::to_string).collect();
+    example.resize(3, "0".to_string());
+    let mut example = example.join(".");
+    if let Some(pre) = prerelease {
+        example.push('-');
+        example.push_str(pre);
+    }
+    Some(example)
 }
 
 /// Encodes `version` so that bytewise comparison of keys is semver precedence.
@@ -186,6 +229,32 @@ mod tests {
             ContractVersion::parse(input),
             Err(Error::InvalidVersion { .. })
         ));
+    }
+
+    #[rstest]
+    #[case("1.2", "1.2.0")]
+    #[case("1", "1.0.0")]
+    #[case("1.2-rc.1", "1.2.0-rc.1")]
+    #[case("01.2", "1.2.0")]
+    fn a_missing_part_names_the_form_and_an_example(#[case] input: &str, #[case] example: &str) {
+        let err = ContractVersion::parse(input).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "Invalid version {input:?}: expected MAJOR.MINOR.PATCH, e.g. {example} \
+                 — use a semantic version such as 1.2.3 or 1.2.3-rc.1"
+            )
+        );
+    }
+
+    #[test]
+    fn a_leading_v_is_named() {
+        let err = ContractVersion::parse("v1.2.3").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("a leading \"v\" is not part of a semantic version, e.g. 1.2.3"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -40,8 +40,3 @@ mod store;
 
 pub use state::TARGET;
 pub use store::MemoryMetadataStore;
-
-/// The README's examples, compiled and run as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;

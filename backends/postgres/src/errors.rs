@@ -5,7 +5,8 @@
 //! [`redact_url`]. sqlx messages do not normally embed the URL, but a password must never
 //! depend on "normally".
 
-use pycharter_core::{redact_url, Error};
+use pycharter_core::{redact_url, Error, UrlForms};
+use sqlx::postgres::PgConnectOptions;
 use std::fmt::Display;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ const CRASH_SHUTDOWN: &str = "57P02";
 const CANNOT_CONNECT_NOW: &str = "57P03";
 /// SQLSTATE `invalid_authorization_specification` (e.g. no pg_hba.conf entry, unknown role).
 const INVALID_AUTHORIZATION: &str = "28000";
+/// SQLSTATE `invalid_catalog_name`: the database named in the URL does not exist.
+const INVALID_CATALOG_NAME: &str = "3D000";
 /// SQLSTATE `lock_not_available`: `lock_timeout` expired.
 pub(crate) const LOCK_NOT_AVAILABLE: &str = "55P03";
 
@@ -29,6 +32,18 @@ pub(crate) struct ErrorContext {
     target: String,
     secrets: Vec<String>,
     connect_timeout: Duration,
+    /// Where the URL points (never its password), once it parsed: what
+    /// [`Error::DatabaseMissing`] names.
+    endpoint: Option<Endpoint>,
+}
+
+/// Database, host, port and user a URL names.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    database: String,
+    host: String,
+    port: u16,
+    user: String,
 }
 
 // Hand-written so that the secrets can never end up in a `{:?}`.
@@ -48,7 +63,23 @@ impl ErrorContext {
             target,
             secrets,
             connect_timeout,
+            endpoint: None,
         }
+    }
+
+    /// Remembers where `options` point, for [`Error::DatabaseMissing`].
+    pub(crate) fn with_endpoint(mut self, options: &PgConnectOptions) -> Self {
+        self.endpoint = Some(Endpoint {
+            // Postgres defaults the database to the user name, as libpq does.
+            database: options
+                .get_database()
+                .unwrap_or(options.get_username())
+                .to_string(),
+            host: options.get_host().to_string(),
+            port: options.get_port(),
+            user: options.get_username().to_string(),
+        });
+        self
     }
 
     /// The redacted URL shown in every message.
@@ -97,6 +128,19 @@ impl ErrorContext {
                     INVALID_PASSWORD | INVALID_AUTHORIZATION => {
                         Error::AuthenticationFailed { target, reason }
                     }
+                    INVALID_CATALOG_NAME => match &self.endpoint {
+                        Some(endpoint) => Error::DatabaseMissing {
+                            database: endpoint.database.clone(),
+                            target,
+                            host: endpoint.host.clone(),
+                            port: endpoint.port,
+                            user: endpoint.user.clone(),
+                        },
+                        None => Error::Database {
+                            target,
+                            reason: format!("{reason} (SQLSTATE {code})"),
+                        },
+                    },
                     // The server ended the session (restart, failover, pg_terminate_backend)
                     // or is starting up: the fix is the server's, not a schema check.
                     ADMIN_SHUTDOWN | CRASH_SHUTDOWN | CANNOT_CONNECT_NOW => Error::Unreachable {
@@ -124,6 +168,7 @@ impl ErrorContext {
             sqlx::Error::Configuration(cfg) => Error::InvalidUrl {
                 url: target,
                 reason: self.scrub(&cfg.to_string()),
+                accepted: UrlForms::Postgres,
             },
             other => self.database(other),
         }

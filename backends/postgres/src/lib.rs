@@ -74,6 +74,12 @@ mod url;
 pub use executor::MIGRATION_LOCK_KEY;
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};
 
+/// The sqlx this crate is built with: queries of your own on [`PostgresMetadataStore::pool`]
+/// need no sqlx dependency of yours (and no version of it to keep in step).
+pub use sqlx;
+/// The pool of [`PostgresMetadataStore::pool`], [`initialize_schema`] and [`validate_schema`].
+pub use sqlx::PgPool;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,7 +179,8 @@ impl PostgresMetadataStore {
             options.get_port(),
             options.get_database().unwrap_or_default()
         );
-        let errors = ErrorContext::new(target, Vec::new(), pool.options().get_acquire_timeout());
+        let errors = ErrorContext::new(target, Vec::new(), pool.options().get_acquire_timeout())
+            .with_endpoint(&options);
         PostgresMetadataStore {
             inner: Arc::new(Inner {
                 pool,
@@ -238,7 +239,7 @@ impl PostgresMetadataStore {
 ///
 /// ```no_run
 /// # async fn demo() -> pycharter_core::Result<()> {
-/// let pool = sqlx::PgPool::connect("postgres://app:secret@db/app").await.expect("pool");
+/// let pool = pycharter_postgres::PgPool::connect("postgres://app:secret@db/app").await.expect("pool");
 /// let report = pycharter_postgres::initialize_schema(&pool).await?;
 /// println!("{}", report.message);
 /// # Ok(()) }
@@ -254,7 +255,7 @@ pub async fn initialize_schema(pool: &PgPool) -> Result<MigrationReport> {
 ///
 /// ```no_run
 /// # async fn demo() -> pycharter_core::Result<()> {
-/// let pool = sqlx::PgPool::connect("postgres://app:secret@db/app").await.expect("pool");
+/// let pool = pycharter_postgres::PgPool::connect("postgres://app:secret@db/app").await.expect("pool");
 /// let info = pycharter_postgres::validate_schema(&pool).await?;
 /// if !info.valid {
 ///     eprintln!("{}", info.message);

@@ -7,7 +7,7 @@
 
 use crate::errors::ErrorContext;
 use percent_encoding::percent_decode_str;
-use pycharter_core::{redact_url, ConnectOptions, Error, Result};
+use pycharter_core::{redact_url, ConnectOptions, Error, Result, UrlForms};
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
 
@@ -37,6 +37,7 @@ pub(crate) fn settings(url: &str, options: &ConnectOptions) -> Result<Settings> 
     let invalid = |reason: String| Error::InvalidUrl {
         url: target.clone(),
         reason,
+        accepted: UrlForms::Postgres,
     };
     let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
@@ -65,6 +66,7 @@ pub(crate) fn settings(url: &str, options: &ConnectOptions) -> Result<Settings> 
     let errors = ErrorContext::new(target, secrets, options.connect_timeout);
 
     let mut connect = PgConnectOptions::from_str(url).map_err(|e| errors.map(e))?;
+    let errors = errors.with_endpoint(&connect);
     if connect.get_application_name().is_none() {
         // Lets a DBA see in pg_stat_activity who holds the migration lock.
         connect = connect.application_name("pycharter");
@@ -161,6 +163,15 @@ mod tests {
             assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
             assert!(!format!("{err}{err:?}").contains("hunter2"), "{err}");
         }
+        let err = settings("mysql://u:hunter2@h/db", &ConnectOptions::default())
+            .err()
+            .expect("invalid");
+        assert_eq!(
+            err.to_string(),
+            "Invalid database URL mysql://u:***@h/db: scheme \"mysql\" is not postgres:// or \
+             postgresql:// — use postgres://USER:PASSWORD@HOST:PORT/DATABASE or \
+             postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+        );
         let long = ConnectOptions {
             namespace: Some("n".repeat(64)),
             ..ConnectOptions::default()

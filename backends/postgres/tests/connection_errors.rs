@@ -67,6 +67,46 @@ async fn silent_server_is_a_connect_timeout() {
     drop(listener);
 }
 
+/// A database that does not exist (SQLSTATE 3D000) is named, with the `createdb` command
+/// that creates it; neither that command nor anything else shown holds the password. Both
+/// ways of connecting say so: with the schema work of `connect`, and without it.
+#[tokio::test]
+async fn missing_database_is_named_with_the_command_that_creates_it() {
+    let db = fresh_database().await;
+    let mut url = url::Url::parse(&db.url).expect("test URL");
+    let missing = format!("{}_missing", db.name);
+    url.set_path(&format!("/{missing}"));
+    let password = url
+        .password()
+        .expect("the test server uses passwords")
+        .to_string();
+    let expected = format!(
+        "Database \"{missing}\" does not exist on {} — create it, e.g. createdb -h {} -p {} -U {} {missing}",
+        pycharter_core::redact_url(url.as_str()),
+        url.host_str().expect("host"),
+        url.port().expect("port"),
+        url.username(),
+    );
+    let manual = ConnectOptions {
+        auto_initialize: false,
+        validate_schema_on_connect: false,
+        ..options()
+    };
+    for options in [options(), manual] {
+        let started = Instant::now();
+        let err = PostgresMetadataStore::connect(url.as_str(), options)
+            .await
+            .expect_err("the database does not exist");
+        assert!(started.elapsed() < BOUND, "took {:?}", started.elapsed());
+        assert!(
+            matches!(&err, Error::DatabaseMissing { database, .. } if *database == missing),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), expected);
+        assert_no_password(&err, &password);
+    }
+}
+
 /// A `tracing` writer that keeps everything in memory.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

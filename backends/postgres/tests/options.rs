@@ -1,5 +1,6 @@
 //! Connect options: the namespace (Postgres schema) the tables live in, the statement
-//! timeout, and the seed's free functions over a plain pool.
+//! timeout, and the free functions `initialize_schema` / `validate_schema` over a plain pool
+//! (PyCharter's names for them).
 
 mod common;
 

@@ -25,7 +25,7 @@ async fn database_newer_than_this_build_is_reported_and_refuses_writes() {
     .await
     .expect("record a newer migration");
 
-    // The seed's defaults refuse to start on it.
+    // The default options (initialize, then validate) refuse to start on it.
     let err = PostgresMetadataStore::new(&url).await.expect_err("newer");
     assert!(matches!(err, Error::SchemaNewer { .. }), "{err:?}");
 

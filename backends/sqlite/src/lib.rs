@@ -37,9 +37,14 @@ mod query_plan_tests;
 
 pub use store::SqliteMetadataStore;
 
+/// The sqlx this crate is built with: queries of your own on [`SqliteMetadataStore::pool`]
+/// need no sqlx dependency of yours (and no version of it to keep in step).
+pub use sqlx;
+/// The pool of [`SqliteMetadataStore::pool`], [`initialize_schema`] and [`validate_schema`].
+pub use sqlx::SqlitePool;
+
 use pycharter_core::spec::{self, BundledMigration};
 use pycharter_core::{InitializeOptions, MigrationReport, Result, SchemaInfo, SchemaManager};
-use sqlx::SqlitePool;
 
 /// `(up, down)` SQL of each migration of [`pycharter_core::MIGRATIONS`], in order.
 const MIGRATION_SQL: [(&str, &str); 2] = [
@@ -72,7 +77,7 @@ pub fn migrations() -> Vec<BundledMigration> {
 ///
 /// ```no_run
 /// # async fn demo() -> pycharter_core::Result<()> {
-/// let pool = sqlx::SqlitePool::connect("sqlite://pycharter.db?mode=rwc").await.unwrap();
+/// let pool = pycharter_sqlite::SqlitePool::connect("sqlite://pycharter.db?mode=rwc").await.unwrap();
 /// let report = pycharter_sqlite::initialize_schema(&pool).await?;
 /// println!("{} steps applied", report.steps.len());
 /// # Ok(())
@@ -90,7 +95,7 @@ pub async fn initialize_schema(pool: &SqlitePool) -> Result<MigrationReport> {
 ///
 /// ```no_run
 /// # async fn demo() -> pycharter_core::Result<()> {
-/// let pool = sqlx::SqlitePool::connect("sqlite://pycharter.db").await.unwrap();
+/// let pool = pycharter_sqlite::SqlitePool::connect("sqlite://pycharter.db").await.unwrap();
 /// let info = pycharter_sqlite::validate_schema(&pool).await?;
 /// if !info.valid {
 ///     eprintln!("{}", info.message);

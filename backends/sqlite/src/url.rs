@@ -1,7 +1,7 @@
 //! Parsing of `sqlite:` URLs into sqlx connect options, with the settings every pycharter
 //! SQLite database gets (created if missing, foreign keys on, a busy timeout).
 
-use pycharter_core::{redact_url, ConnectOptions, Error, Result};
+use pycharter_core::{redact_url, ConnectOptions, Error, Result, UrlForms};
 use sqlx::sqlite::SqliteConnectOptions;
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +30,7 @@ pub(crate) fn parse(url: &str, connect: &ConnectOptions) -> Result<SqliteUrl> {
     let invalid = |reason: &str| Error::InvalidUrl {
         url: target.clone(),
         reason: reason.to_string(),
+        accepted: UrlForms::Sqlite,
     };
     let rest = url
         .strip_prefix("sqlite://")
@@ -100,6 +101,16 @@ mod tests {
             let err = parse(url, &ConnectOptions::default()).unwrap_err();
             assert!(matches!(err, Error::InvalidUrl { .. }), "{url}: {err}");
         }
+    }
+
+    #[test]
+    fn a_foreign_url_lists_only_the_sqlite_forms() {
+        let err = parse("mysql://u:hunter2@h/db", &ConnectOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid database URL mysql://u:***@h/db: a SQLite URL starts with sqlite: \
+             — use sqlite://PATH, sqlite:///ABSOLUTE/PATH or sqlite::memory:"
+        );
     }
 
     #[test]

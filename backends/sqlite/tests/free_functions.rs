@@ -1,4 +1,5 @@
-//! The seed's free functions over a bare sqlx pool.
+//! The free functions `initialize_schema` / `validate_schema` (PyCharter's names) over a
+//! bare sqlx pool.
 
 mod common;
 
