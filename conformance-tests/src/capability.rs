@@ -26,17 +26,27 @@ pub enum Capability {
     /// [`ConnectOptions::namespace`](pycharter_core::ConnectOptions::namespace) selects an
     /// independent schema inside one database (a Postgres schema per tenant).
     Namespaces,
+    /// An existing database can be opened with a migration list other than this build's
+    /// (another pycharter build's, or a broken one), as `connect_with_migrations` does:
+    /// [`BackendHarness::open_with_migrations`](crate::BackendHarness::open_with_migrations)
+    /// and [`BackendHarness::failing_migration`](crate::BackendHarness::failing_migration).
+    CustomMigrations,
 }
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Capability; 2] = [Capability::SeparateProcesses, Capability::Namespaces];
+    pub const ALL: [Capability; 3] = [
+        Capability::SeparateProcesses,
+        Capability::Namespaces,
+        Capability::CustomMigrations,
+    ];
 
     /// The name used in `conformance_suite!(…, lacks: [name => "why"])`.
     pub fn name(self) -> &'static str {
         match self {
             Capability::SeparateProcesses => "separate_processes",
             Capability::Namespaces => "namespaces",
+            Capability::CustomMigrations => "custom_migrations",
         }
     }
 
@@ -59,6 +69,15 @@ pub struct Lack {
     pub capability: Capability,
     /// Why, in a sentence a reviewer can check.
     pub reason: &'static str,
+}
+
+/// What a harness method of a capability does when the harness does not provide it: fail
+/// the case, saying what to do.
+pub(crate) fn unsupported(capability: Capability) -> ! {
+    panic!(
+        "this harness does not provide capability `{capability}`: implement it, or declare \
+         `lacks: [{capability} => \"why\"]` in its conformance_suite! invocation"
+    )
 }
 
 /// Checks a backend's declared lacks: each names a known capability once, with a reason.
@@ -90,6 +109,8 @@ pub mod names {
     pub const separate_processes: Capability = Capability::SeparateProcesses;
     /// [`Capability::Namespaces`].
     pub const namespaces: Capability = Capability::Namespaces;
+    /// [`Capability::CustomMigrations`].
+    pub const custom_migrations: Capability = Capability::CustomMigrations;
 }
 
 #[cfg(test)]
@@ -100,6 +121,7 @@ mod tests {
     fn every_capability_has_the_name_the_macro_spells() {
         assert_eq!(names::separate_processes.name(), "separate_processes");
         assert_eq!(names::namespaces.name(), "namespaces");
+        assert_eq!(names::custom_migrations.name(), "custom_migrations");
         for capability in Capability::ALL {
             assert_eq!(Capability::from_name(capability.name()), Some(capability));
         }

@@ -1,8 +1,12 @@
 //! What a backend provides so the suite can run on it: [`BackendHarness`], the [`Damage`]
 //! it can do behind the library's back, and a [`HeldLock`] standing for another deployer.
 
+use crate::capability::{unsupported, Capability};
 use async_trait::async_trait;
-use pycharter_core::{ConnectOptions, MetadataStore, MigrationExecutor, Result, SchemaManager};
+use pycharter_core::{
+    BundledMigration, ConnectOptions, MetadataStore, MigrationExecutor, Result, SchemaManager,
+};
+use std::collections::BTreeSet;
 use std::future::Future;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -60,10 +64,44 @@ pub trait BackendHarness: Send + Sync {
     /// prove that a refused call wrote nothing. The database is initialized.
     async fn row_count(&self, database: &str) -> u64;
 
+    /// Names of every table and index in `database` (implicit ones included where the
+    /// backend has them), read behind the library's back: to prove that a failed or refused
+    /// command left no object behind.
+    async fn objects(&self, database: &str) -> BTreeSet<String>;
+
     /// Takes the backend's migration lock on `database` the way another deployer would (its
     /// own connection, or [`HeldLock::by_executor`] where nothing outside the library can
     /// reach the lock), and returns once the lock is held.
     async fn hold_migration_lock(&self, database: &str) -> HeldLock;
+
+    /// Opens `database` migrated with `migrations` instead of this build's (the backend's
+    /// `connect_with_migrations`). Capability
+    /// [`custom_migrations`](Capability::CustomMigrations); by default unsupported.
+    async fn open_with_migrations(
+        &self,
+        _database: &str,
+        _options: ConnectOptions,
+        _migrations: Vec<BundledMigration>,
+    ) -> Result<Self::Store> {
+        unsupported(Capability::CustomMigrations)
+    }
+
+    /// A migration at `version`, in this backend's SQL, whose first statement creates table
+    /// `table` and whose second fails. Capability
+    /// [`custom_migrations`](Capability::CustomMigrations); by default unsupported.
+    fn failing_migration(&self, _version: &str, _table: &str) -> FailingMigration {
+        unsupported(Capability::CustomMigrations)
+    }
+}
+
+/// A migration that fails halfway, from [`BackendHarness::failing_migration`].
+#[derive(Debug, Clone)]
+pub struct FailingMigration {
+    /// The migration (it declares the table its first statement creates).
+    pub migration: BundledMigration,
+    /// A fragment of the database's error for the failing statement (e.g.
+    /// `division by zero`), which the `MigrationFailed` reason must carry.
+    pub reason: &'static str,
 }
 
 /// The migration lock, held by a task standing for another deployer until

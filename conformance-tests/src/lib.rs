@@ -20,7 +20,8 @@
 //! use pycharter_conformance::{BackendHarness, Damage, HeldLock};
 //! use pycharter_core::{AppliedMigration, ArtifactKind, ConnectOptions, Result};
 //! use pycharter_memory::MemoryMetadataStore;
-//! use std::{collections::HashMap, sync::Mutex};
+//! use std::collections::{BTreeSet, HashMap};
+//! use std::sync::Mutex;
 //!
 //! /// Databases by locator: `open` twice on one locator gives two handles on one database.
 //! #[derive(Default)]
@@ -74,6 +75,10 @@
 //!             .map(|kind| db.row_count(kind.table()).expect("initialized"))
 //!             .sum()
 //!     }
+//!     async fn objects(&self, database: &str) -> BTreeSet<String> {
+//!         let catalog = self.db(database).catalog();
+//!         catalog.tables.into_iter().chain(catalog.indexes).collect()
+//!     }
 //!     async fn hold_migration_lock(&self, database: &str) -> HeldLock {
 //!         // Nothing outside the library can reach this lock: hold it the library's way.
 //!         HeldLock::by_executor(self.db(database)).await
@@ -85,6 +90,7 @@
 //! pycharter_conformance::conformance_suite!(MemoryHarness::default(), lacks: [
 //!     separate_processes => "the database lives in this process's memory",
 //!     namespaces => "one simulated database is one namespace",
+//!     custom_migrations => "a simulated database runs only the migrations it was created with",
 //! ]);
 //!
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -110,6 +116,7 @@ pub mod concurrency;
 pub mod connect;
 pub mod deletion;
 pub mod documents;
+pub mod failed_migrations;
 pub mod locking;
 pub mod migrations;
 pub mod names;
@@ -121,7 +128,7 @@ pub mod store_semantics;
 pub mod versions;
 
 pub use capability::{check_declared_lacks, Capability, Lack};
-pub use harness::{BackendHarness, Damage, HeldLock, LockSignal};
+pub use harness::{BackendHarness, Damage, FailingMigration, HeldLock, LockSignal};
 /// The typed store/get method of a kind, chosen at run time (for suites and benches that
 /// loop over [`pycharter_core::ArtifactKind::ALL`]).
 pub use support::{get_kind, store_kind};
@@ -193,6 +200,8 @@ macro_rules! conformance_suite {
             migrations::downgrade_to_base_refuses_data_loss,
             migrations::dry_runs_change_nothing,
             migrations::history_marks_applied_and_pending,
+            failed_migrations::failing_upgrade_leaves_the_previous_version_and_a_rerun_succeeds [custom_migrations],
+            failed_migrations::failing_first_initialize_leaves_an_empty_database [custom_migrations],
             connect::connect_defaults_initialize_and_validate,
             connect::connect_validate_without_auto_initialize_fails_on_empty_database,
             connect::connect_without_either_option_creates_nothing,

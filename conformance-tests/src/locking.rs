@@ -75,6 +75,11 @@ pub async fn held_lock_times_out_and_changes_nothing<H: BackendHarness>(h: &H) {
         "nothing was created"
     );
     assert!(store.current().await.expect("current").is_none());
+    let objects = h.objects(&database).await;
+    assert!(
+        objects.is_empty(),
+        "not even the version table: {objects:?}"
+    );
 
     held.release().await;
     let report = store

@@ -11,6 +11,7 @@ const MODULES: &[(&str, &str)] = &[
     ("connect", include_str!("connect.rs")),
     ("deletion", include_str!("deletion.rs")),
     ("documents", include_str!("documents.rs")),
+    ("failed_migrations", include_str!("failed_migrations.rs")),
     ("locking", include_str!("locking.rs")),
     ("migrations", include_str!("migrations.rs")),
     ("names", include_str!("names.rs")),

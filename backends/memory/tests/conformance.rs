@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use pycharter_conformance::{BackendHarness, Damage, HeldLock};
 use pycharter_core::{AppliedMigration, ArtifactKind, ConnectOptions, Result};
 use pycharter_memory::MemoryMetadataStore;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 /// Databases by locator: `open` twice on one locator gives two handles on one database.
@@ -76,6 +76,11 @@ impl BackendHarness for MemoryHarness {
             .sum()
     }
 
+    async fn objects(&self, database: &str) -> BTreeSet<String> {
+        let catalog = self.database(database).catalog();
+        catalog.tables.into_iter().chain(catalog.indexes).collect()
+    }
+
     async fn hold_migration_lock(&self, database: &str) -> HeldLock {
         // The lock is the database's writer mutex, private to the library: the only other
         // deployer there can be is another handle's migration transaction.
@@ -88,4 +93,7 @@ pycharter_conformance::conformance_suite!(MemoryHarness::default(), lacks: [
                            no other process can open it",
     namespaces => "a simulated database has a single namespace; \
                    ConnectOptions::namespace is ignored",
+    custom_migrations => "a simulated database runs only the migration list it was created \
+                          with (that list is its SQL), so no handle can bring another; \
+                          failing steps are tested in tests/simulation.rs",
 ]);

@@ -2,12 +2,13 @@
 //! the test server of `pycharter_test_postgres`). PostgreSQL lacks no capability.
 
 use async_trait::async_trait;
-use pycharter_conformance::{BackendHarness, Damage, HeldLock};
-use pycharter_core::{ArtifactKind, ConnectOptions, Result, VERSION_TABLE};
+use pycharter_conformance::{BackendHarness, Damage, FailingMigration, HeldLock};
+use pycharter_core::{ArtifactKind, BundledMigration, ConnectOptions, Result, VERSION_TABLE};
 use pycharter_postgres::{PostgresMetadataStore, MIGRATION_LOCK_KEY};
 use pycharter_test_postgres::fresh_database;
 use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, Connection as _};
+use std::collections::BTreeSet;
 
 struct PostgresHarness;
 
@@ -106,6 +107,19 @@ impl BackendHarness for PostgresHarness {
         u64::try_from(rows).expect("a count is not negative")
     }
 
+    async fn objects(&self, database: &str) -> BTreeSet<String> {
+        let mut conn = Self::raw(database).await;
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' \
+             UNION ALL SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("read the catalog");
+        conn.close().await.expect("close the inspecting connection");
+        names.into_iter().collect()
+    }
+
     async fn hold_migration_lock(&self, database: &str) -> HeldLock {
         // Another deployer's transaction-level advisory lock, on its own connection.
         let database = database.to_string();
@@ -122,6 +136,35 @@ impl BackendHarness for PostgresHarness {
             conn.close().await.expect("close the holding connection");
         })
         .await
+    }
+
+    async fn open_with_migrations(
+        &self,
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<PostgresMetadataStore> {
+        PostgresMetadataStore::connect_with_migrations(database, options, migrations).await
+    }
+
+    fn failing_migration(&self, version: &str, table: &str) -> FailingMigration {
+        // Also an index of the layout, after the failure: it must not appear either.
+        let migration = BundledMigration::custom(version, "fails halfway")
+            .expect("a valid version")
+            .with_table(table)
+            .with_sql(
+                &format!(
+                    "CREATE TABLE {} (id BIGINT);\nSELECT 1 / 0;\n\
+                     CREATE INDEX IF NOT EXISTS idx_schemas_name_sort_key \
+                     ON schemas (name, version_sort_key);",
+                    ident(table)
+                ),
+                &format!("DROP TABLE IF EXISTS {};", ident(table)),
+            );
+        FailingMigration {
+            migration,
+            reason: "division by zero",
+        }
     }
 }
 

@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
-use pycharter_conformance::{BackendHarness, Damage, HeldLock};
-use pycharter_core::{ArtifactKind, ConnectOptions, Result, VERSION_TABLE};
+use pycharter_conformance::{BackendHarness, Damage, FailingMigration, HeldLock};
+use pycharter_core::{ArtifactKind, BundledMigration, ConnectOptions, Result, VERSION_TABLE};
 use pycharter_sqlite::SqliteMetadataStore;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
@@ -135,6 +136,17 @@ impl BackendHarness for SqliteHarness {
         u64::try_from(rows).expect("a count is not negative")
     }
 
+    async fn objects(&self, database: &str) -> BTreeSet<String> {
+        let mut conn = Self::raw(database).await;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+                .fetch_all(&mut conn)
+                .await
+                .expect("read sqlite_master");
+        conn.close().await.expect("close the inspecting connection");
+        names.into_iter().collect()
+    }
+
     async fn hold_migration_lock(&self, database: &str) -> HeldLock {
         // SQLite's migration lock is the database's write lock: another process holds it
         // with BEGIN IMMEDIATE, exactly as a migrating deployer does.
@@ -153,6 +165,32 @@ impl BackendHarness for SqliteHarness {
             conn.close().await.expect("close the holding connection");
         })
         .await
+    }
+
+    async fn open_with_migrations(
+        &self,
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<SqliteMetadataStore> {
+        SqliteMetadataStore::connect_with_migrations(database, options, migrations).await
+    }
+
+    fn failing_migration(&self, version: &str, table: &str) -> FailingMigration {
+        let migration = BundledMigration::custom(version, "creates a table, then fails")
+            .expect("a valid version")
+            .with_table(table)
+            .with_sql(
+                &format!(
+                    "CREATE TABLE {} (id INTEGER);\nINSERT INTO no_such_table VALUES (1);",
+                    quote(table)
+                ),
+                &format!("DROP TABLE IF EXISTS {};", quote(table)),
+            );
+        FailingMigration {
+            migration,
+            reason: "no such table: no_such_table",
+        }
     }
 }
 
