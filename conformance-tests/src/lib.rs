@@ -104,6 +104,28 @@
 //! Every case is a `pub async fn case<H: BackendHarness>(h: &H)` in a module per theme; the
 //! macro holds the one list of cases ([`CASES`], with what each [`needs`](Case::needs)), and
 //! a unit test of this crate fails when a case function is missing from it.
+//!
+//! ## Themes
+//!
+//! | module | promise |
+//! |---|---|
+//! | [`store_semantics`], [`attached`], [`deletion`] | semver "latest", immutability, attachments, cascade |
+//! | [`names`], [`versions`], [`documents`] | hostile input: stored exactly or refused with a typed error, nothing written |
+//! | [`schema_states`], [`connect`] | every schema state, its typed error and fix; what `connect` does |
+//! | [`migrations`], [`failed_migrations`] | downgrade guards data, dry runs, history; a failing step rolls back whole |
+//! | [`locking`], [`concurrency`], [`processes`] | the migration lock, concurrent deployers and writers, separate processes |
+//! | [`namespaces`] | one independent schema per namespace |
+//! | [`properties`] | property tests against a model |
+//!
+//! ## Capabilities
+//!
+//! As an OpenDAL service declares its capabilities, a backend declares what it cannot do
+//! instead of skipping silently: `lacks: [name => "reason"]` in its `conformance_suite!`
+//! line, the one place to read what that backend lacks and why. A case that needs a
+//! [`Capability`] the backend lacks is not generated (no test passes without testing
+//! anything); the declaration is checked by a generated test; a harness method of a
+//! capability it does not implement fails the case that calls it, saying so. The
+//! capabilities are [`Capability::ALL`]; each is needed by at least one case.
 
 #![warn(missing_docs)]
 
