@@ -111,7 +111,7 @@
 //! |---|---|
 //! | [`store_semantics`], [`attached`], [`deletion`] | semver "latest", immutability, attachments, cascade |
 //! | [`names`], [`versions`], [`documents`] | hostile input: stored exactly or refused with a typed error, nothing written |
-//! | [`schema_states`], [`connect`] | every schema state, its typed error and fix; what `connect` does |
+//! | [`schema_states`], [`hand_edits`], [`connect`] | every schema state, its typed error and fix; a hand-edited version table; what `connect` does |
 //! | [`migrations`], [`failed_migrations`] | downgrade guards data, dry runs, history; a failing step rolls back whole |
 //! | [`locking`], [`concurrency`], [`processes`] | the migration lock, concurrent deployers and writers, separate processes |
 //! | [`namespaces`] | one independent schema per namespace |
@@ -139,6 +139,7 @@ pub mod connect;
 pub mod deletion;
 pub mod documents;
 pub mod failed_migrations;
+pub mod hand_edits;
 pub mod locking;
 pub mod migrations;
 pub mod names;
@@ -216,9 +217,9 @@ macro_rules! conformance_suite {
             schema_states::newer_schema_refuses_writes,
             schema_states::missing_table_is_reported_and_force_restores_it,
             schema_states::missing_index_is_reported_and_force_restores_it,
-            schema_states::drifted_checksum_is_reported,
-            schema_states::dropped_version_table_is_uninitialized_and_initialize_keeps_the_rows,
-            schema_states::forgotten_migration_is_pending_and_upgrade_reapplies_it,
+            hand_edits::drifted_checksum_is_reported,
+            hand_edits::dropped_version_table_is_uninitialized_and_initialize_keeps_the_rows,
+            hand_edits::forgotten_migration_is_pending_and_upgrade_reapplies_it,
             migrations::downgrade_to_base_refuses_data_loss,
             migrations::dry_runs_change_nothing,
             migrations::history_marks_applied_and_pending,

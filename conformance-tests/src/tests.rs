@@ -12,6 +12,7 @@ const MODULES: &[(&str, &str)] = &[
     ("deletion", include_str!("deletion.rs")),
     ("documents", include_str!("documents.rs")),
     ("failed_migrations", include_str!("failed_migrations.rs")),
+    ("hand_edits", include_str!("hand_edits.rs")),
     ("locking", include_str!("locking.rs")),
     ("migrations", include_str!("migrations.rs")),
     ("names", include_str!("names.rs")),
