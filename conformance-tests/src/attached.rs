@@ -1,7 +1,7 @@
 //! The five kinds attached to a schema version: coercion rules, validation rules, metadata,
 //! ownership, governance rules.
 
-use crate::support::{attached_doc, fresh, get_kind, schema_doc, store_kind};
+use crate::support::{attached_doc, fresh, fresh_at, get_kind, schema_doc, store_kind, Contents};
 use crate::BackendHarness;
 use pycharter_core::{ArtifactKind, Error, MetadataStore, MetadataStoreExt};
 use serde_json::json;
@@ -54,11 +54,12 @@ pub async fn attached_kinds_round_trip<H: BackendHarness>(h: &H) {
 /// Attaching any kind to a schema version that does not exist is `NotFound`; nothing is
 /// written, not even once the schema version is stored later.
 pub async fn attaching_to_a_missing_schema_version_is_not_found<H: BackendHarness>(h: &H) {
-    let store = fresh(h).await;
+    let (database, store) = fresh_at(h).await;
     store
         .store_schema("orders", "1.0.0", &schema_doc("1.0.0"))
         .await
         .expect("store schema");
+    let before = Contents::of(h, &database, &store).await;
     for kind in ArtifactKind::ATTACHED {
         for (name, version) in [("orders", "2.0.0"), ("ghost", "1.0.0")] {
             let err = store_kind(&store, kind, name, version, &attached_doc(kind, "x"))
@@ -68,6 +69,9 @@ pub async fn attaching_to_a_missing_schema_version_is_not_found<H: BackendHarnes
             assert!(err.to_string().contains(name), "{err}");
         }
     }
+    before
+        .assert_unchanged(h, &database, &store, "attaching to a missing version")
+        .await;
     store
         .store_schema("orders", "2.0.0", &schema_doc("2.0.0"))
         .await

@@ -1,47 +1,67 @@
-//! Concurrent deployers and writers, each on its own task (the runtime has 2 workers, so
-//! they really run in parallel).
+//! Concurrent deployers and writers in one process, each on its own task (the runtime has 2
+//! workers, so they really run in parallel); separate processes are in `processes`.
 
-use crate::support::{fresh, open_raw, schema_doc};
+use crate::support::{all_versions, fresh, open_raw, raw, schema_doc};
 use crate::BackendHarness;
 use pycharter_core::{
-    Error, InitializeOptions, MetadataStore, MetadataStoreExt, MigrationState, SchemaManager,
-    MIGRATIONS,
+    ConnectOptions, Error, InitializeOptions, MetadataStore, MetadataStoreExt, MigrationState,
+    SchemaManager, MIGRATIONS,
 };
 use std::sync::Arc;
 use tokio::sync::Barrier;
 
 const TASKS: usize = 8;
 
-/// Eight handles on one new database initialize at once: all succeed, exactly one applies
-/// every migration (once, in order), and the others wait for the lock and find nothing to do.
-pub async fn concurrent_initialize_applies_each_migration_once<H: BackendHarness>(h: &H) {
+/// Deployers that start at once on one new database, each with its own handle (its own pool
+/// on a server backend, one connection each, as separate application servers would have).
+const DEPLOYERS: usize = 16;
+
+/// Options of one deployer: one connection, nothing done on connect.
+fn deployer() -> ConnectOptions {
+    ConnectOptions {
+        max_connections: 1,
+        ..raw()
+    }
+}
+
+/// Sixteen deployers initialize one new database at once: all succeed, exactly one applies
+/// every migration (the others wait for the lock, re-read, and find nothing to do), and the
+/// database ends valid with one applied row per migration.
+pub async fn concurrent_initialize_one_deployer_applies_everything<H: BackendHarness>(h: &H) {
     let database = h.new_database().await;
-    let barrier = Arc::new(Barrier::new(TASKS));
+    let barrier = Arc::new(Barrier::new(DEPLOYERS));
     let mut tasks = Vec::new();
-    for _ in 0..TASKS {
-        let store = open_raw(h, &database).await;
+    for _ in 0..DEPLOYERS {
+        let store = h
+            .open(&database, deployer())
+            .await
+            .expect("every deployer connects");
         let barrier = Arc::clone(&barrier);
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             store.initialize(InitializeOptions::default()).await
         }));
     }
-    let mut applied_per_task = Vec::new();
-    for task in tasks {
+    let mut applied_by = Vec::new();
+    for (deployer, task) in tasks.into_iter().enumerate() {
         let report = task
             .await
             .expect("task")
-            .expect("every concurrent initialize succeeds");
-        let steps: Vec<String> = report.steps.into_iter().map(|s| s.version).collect();
-        if !steps.is_empty() {
-            applied_per_task.push(steps);
+            .unwrap_or_else(|e| panic!("deployer {deployer} failed: {e}"));
+        if !report.steps.is_empty() {
+            let versions: Vec<String> = report.steps.into_iter().map(|s| s.version).collect();
+            applied_by.push((deployer, versions));
         }
     }
-    let bundled: Vec<String> = MIGRATIONS.iter().map(|m| m.version.to_string()).collect();
     assert_eq!(
-        applied_per_task,
-        vec![bundled],
-        "one initializer applies every migration, the others none"
+        applied_by.len(),
+        1,
+        "exactly one deployer applies the migrations, the others find nothing to do: {applied_by:?}"
+    );
+    assert_eq!(
+        applied_by[0].1,
+        all_versions(),
+        "and it applies all of them"
     );
 
     let store = open_raw(h, &database).await;
@@ -52,6 +72,37 @@ pub async fn concurrent_initialize_applies_each_migration_once<H: BackendHarness
         MIGRATIONS.len(),
         "no duplicate or unknown rows"
     );
+    assert!(history.iter().all(|m| m.state == MigrationState::Applied));
+    assert!(history.iter().all(|m| m.checksum_ok == Some(true)));
+}
+
+/// Sixteen applications start at once on one new database with the default options
+/// (initialize, then validate, on connect): every `connect` succeeds with a valid schema.
+pub async fn concurrent_connects_with_the_defaults_all_succeed<H: BackendHarness>(h: &H) {
+    let database = h.new_database().await;
+    let barrier = Arc::new(Barrier::new(DEPLOYERS));
+    let connects = (0..DEPLOYERS).map(|i| {
+        let barrier = Arc::clone(&barrier);
+        let database = database.as_str();
+        async move {
+            barrier.wait().await;
+            let options = ConnectOptions {
+                max_connections: 1,
+                ..ConnectOptions::default()
+            };
+            (i, h.open(database, options).await)
+        }
+    });
+    for (i, connected) in futures::future::join_all(connects).await {
+        let store = connected.unwrap_or_else(|e| panic!("connect {i} failed: {e}"));
+        assert!(store.validate().await.expect("validate").valid, "{i}");
+    }
+    let history = open_raw(h, &database)
+        .await
+        .history()
+        .await
+        .expect("history");
+    assert_eq!(history.len(), MIGRATIONS.len(), "each migration once");
     assert!(history.iter().all(|m| m.state == MigrationState::Applied));
 }
 

@@ -76,6 +76,8 @@ pub async fn connect_without_either_option_creates_nothing<H: BackendHarness>(h:
         let missing: BTreeSet<&str> = info.missing_tables.iter().map(String::as_str).collect();
         assert_eq!(missing, every_table, "no table was created");
         assert_eq!(store.current().await.expect("current"), None);
+        let objects = h.objects(&database).await;
+        assert!(objects.is_empty(), "connect created {objects:?}");
     }
 }
 

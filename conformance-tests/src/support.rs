@@ -1,10 +1,10 @@
-//! Helpers shared by the cases: opening stores, documents, typed calls by kind, and the
-//! assertions every schema-state error must pass.
+//! Helpers shared by the cases: opening stores, documents, typed calls by kind, the
+//! assertions every schema-state error must pass, and "nothing was written".
 
 use crate::BackendHarness;
 use pycharter_core::{
     ArtifactId, ArtifactKind, ArtifactRecord, ConnectOptions, Error, MetadataStore,
-    MetadataStoreExt, Result, MIGRATIONS, SCHEMA_VERSION,
+    MetadataStoreExt, Result, SchemaManager, MIGRATIONS, SCHEMA_VERSION,
 };
 use serde_json::{json, Value};
 
@@ -129,4 +129,60 @@ pub(crate) async fn open_error<H: BackendHarness>(
         Ok(_) => panic!("open succeeded, expected it to fail: {why}"),
         Err(err) => err,
     }
+}
+
+/// What "nothing was written" compares: the rows of the six artifact tables (counted behind
+/// the library's back) and the schema names the store lists.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Contents {
+    rows: u64,
+    listed: Vec<String>,
+}
+
+impl Contents {
+    /// The contents of `database` now, `store` being a handle on it.
+    pub(crate) async fn of<H: BackendHarness>(h: &H, database: &str, store: &H::Store) -> Self {
+        Contents {
+            rows: h.row_count(database).await,
+            listed: store.list_schemas().await.expect("list schemas"),
+        }
+    }
+
+    /// Rows counted behind the library's back.
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Asserts that `database` still holds exactly these contents after `what`.
+    pub(crate) async fn assert_unchanged<H: BackendHarness>(
+        &self,
+        h: &H,
+        database: &str,
+        store: &H::Store,
+        what: &str,
+    ) {
+        let now = Contents::of(h, database, store).await;
+        assert_eq!(now.rows, self.rows, "{what}: a row was written or removed");
+        assert_eq!(now.listed, self.listed, "{what}: the listed names changed");
+    }
+}
+
+/// Asserts that a new handle finds `database` valid: hostile input left the layout alone.
+pub(crate) async fn assert_still_valid<H: BackendHarness>(h: &H, database: &str) {
+    let info = open_raw(h, database)
+        .await
+        .validate()
+        .await
+        .expect("validate");
+    assert!(info.valid, "the layout was damaged: {info:?}");
+}
+
+/// Asserts that `err`'s message is shorter than `limit` bytes: hostile input is not echoed
+/// in full.
+pub(crate) fn assert_bounded(err: &Error, limit: usize, what: &str) {
+    let length = err.to_string().len();
+    assert!(
+        length < limit,
+        "{what}: a {length}-byte message echoes the input"
+    );
 }

@@ -131,4 +131,24 @@ impl MemoryMetadataStore {
     pub fn catalog(&self) -> CatalogSnapshot {
         self.inner.db.read().snapshot()
     }
+
+    /// Rows of table `name` right now, read past the schema gate like a `SELECT count(*)`
+    /// behind the library's back; None when there is no such table. For assertions such as
+    /// "a refused write wrote nothing".
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> pycharter_core::Result<()> {
+    /// use pycharter_core::MetadataStoreExt;
+    /// let store = pycharter_memory::MemoryMetadataStore::new();
+    /// store.store_schema("orders", "1.0.0", &serde_json::json!({})).await?;
+    /// assert_eq!(store.row_count("schemas"), Some(1));
+    /// assert_eq!(store.row_count("ownership"), Some(0));
+    /// assert_eq!(store.row_count("no_such_table"), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn row_count(&self, name: &str) -> Option<u64> {
+        self.inner.db.read().tables.row_count(name)
+    }
 }
