@@ -66,15 +66,42 @@
 
 mod artifacts;
 mod catalog;
+mod connector;
 mod errors;
 mod executor;
+mod hosts;
 mod pool;
+mod replicas;
 pub mod sql;
 mod store;
 mod url;
 
-pub use executor::MIGRATION_LOCK_KEY;
+pub use executor::{LockStrategy, LOCK_TABLE, MIGRATION_LOCK_KEY};
+pub use hosts::TargetSessionAttrs;
+pub use replicas::{PostgresBuilder, ReplicatedBuilder};
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};
+
+/// How long connecting to `url` may take at most with `connect_timeout`: libpq's rule,
+/// each host of a multi-host URL gets the whole timeout, plus one for the first operation
+/// on the selected host (a single host with `target_session_attrs` is checked, then used).
+/// A URL that does not parse gets one timeout (it fails at once).
+///
+/// ```
+/// use std::time::Duration;
+/// let second = Duration::from_secs(1);
+/// assert_eq!(pycharter_postgres::connect_budget("postgres://h/db", second), second);
+/// assert_eq!(pycharter_postgres::connect_budget("postgres://a,b/db", second), 3 * second);
+/// ```
+pub fn connect_budget(url: &str, connect_timeout: std::time::Duration) -> std::time::Duration {
+    let Ok(split) = hosts::split(url) else {
+        return connect_timeout;
+    };
+    if split.hosts.len() <= 1 && split.attrs == TargetSessionAttrs::Any {
+        return connect_timeout;
+    }
+    let attempts = split.hosts.len().max(1) + 1;
+    connect_timeout.saturating_mul(u32::try_from(attempts).unwrap_or(u32::MAX))
+}
 
 #[cfg(test)]
 mod tests {
