@@ -73,8 +73,9 @@ const INSERT_LOCK_ROW: &str =
 const TAKE_LOCK_ROW: &str = "SELECT id FROM pycharter_migration_lock WHERE id = 1 FOR UPDATE";
 
 /// SQLSTATEs of a lost `CREATE … IF NOT EXISTS` race: `unique_violation` (the catalog row
-/// another session inserted first), `duplicate_table`, `duplicate_schema`.
-const CREATE_RACE: [&str; 3] = ["23505", "42P07", "42P06"];
+/// another session inserted first), `duplicate_object` (the table's row type),
+/// `duplicate_table`, `duplicate_schema`.
+const CREATE_RACE: [&str; 4] = ["23505", "42710", "42P07", "42P06"];
 /// How often creating the lock table is retried after losing such a race.
 const CREATE_ATTEMPTS: usize = 5;
 

@@ -1,17 +1,31 @@
-//! 16 deployers initialize one fresh database at once, each with its own pool: the advisory
+//! 16 deployers initialize one fresh database at once, each with its own pool: the migration
 //! lock lets exactly one apply the migrations; the others wait, re-read, and find nothing.
+//! With the advisory lock (the default) and with the `table` strategy, whose lock table the
+//! deployers race to create.
 
 mod common;
 
 use futures::future::join_all;
 use pycharter_core::{ConnectOptions, InitializeOptions, SchemaManager, SchemaState};
-use pycharter_postgres::PostgresMetadataStore;
+use pycharter_postgres::{LockStrategy, PostgresMetadataStore};
 
 const DEPLOYERS: usize = 16;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_concurrent_initializations_apply_each_migration_once() {
-    let url = common::fresh_url().await;
+    sixteen_concurrent_initializations(LockStrategy::Advisory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_initializations_with_the_table_lock_apply_each_migration_once() {
+    sixteen_concurrent_initializations(LockStrategy::Table).await;
+}
+
+async fn sixteen_concurrent_initializations(lock: LockStrategy) {
+    let mut url = common::fresh_url().await;
+    if lock == LockStrategy::Table {
+        url.push_str("?migration_lock=table");
+    }
     let options = ConnectOptions {
         max_connections: 1,
         ..common::manual()
@@ -22,6 +36,7 @@ async fn sixteen_concurrent_initializations_apply_each_migration_once() {
             .into_iter()
             .collect::<Result<_, _>>()
             .expect("every deployer connects");
+    assert!(stores.iter().all(|s| s.lock_strategy() == lock));
 
     let reports = join_all(
         stores

@@ -151,3 +151,51 @@ async fn statement_timeout_bounds_steps_but_not_the_lock_wait() {
     );
     assert_eq!(common::version_rows(&url).await, vec!["1.0.0", "1.1.0"]);
 }
+
+/// The `table` strategy: a DBA holding the lock row (`SELECT … FOR UPDATE`) keeps deployers
+/// out for `lock_timeout`, exactly like the advisory lock.
+#[tokio::test]
+async fn the_table_lock_held_elsewhere_times_out_and_changes_nothing() {
+    let url = format!("{}?migration_lock=table", common::fresh_url().await);
+    let options = ConnectOptions {
+        lock_timeout: Some(LOCK_TIMEOUT),
+        ..common::manual()
+    };
+    let store = PostgresMetadataStore::connect(&url, options)
+        .await
+        .expect("connect");
+    store
+        .upgrade(pycharter_core::UpgradeOptions {
+            to: Some(semver::Version::new(1, 0, 0)),
+            dry_run: false,
+        })
+        .await
+        .expect("upgrade to 1.0.0 creates the lock table");
+    assert!(common::tables_in(&url, "public")
+        .await
+        .contains(&pycharter_postgres::LOCK_TABLE.to_string()));
+
+    let mut holder = common::admin(&url).await;
+    let mut held = holder.begin().await.expect("begin");
+    sqlx::query("SELECT id FROM pycharter_migration_lock WHERE id = 1 FOR UPDATE")
+        .execute(&mut *held)
+        .await
+        .expect("hold the lock row");
+    let started = Instant::now();
+    let err = store
+        .initialize(InitializeOptions::default())
+        .await
+        .expect_err("the lock row is held");
+    let waited = started.elapsed();
+    assert!(matches!(err, Error::LockTimeout { .. }), "{err:?}");
+    assert!(waited >= LOCK_TIMEOUT && waited < Duration::from_secs(5), "{waited:?}");
+    assert_eq!(common::version_rows(&url).await, vec!["1.0.0"]);
+
+    held.rollback().await.expect("release the row");
+    store
+        .initialize(InitializeOptions::default())
+        .await
+        .expect("lock free again");
+    assert!(store.validate().await.expect("validate").valid);
+    assert_eq!(common::version_rows(&url).await, vec!["1.0.0", "1.1.0"]);
+}
