@@ -35,6 +35,7 @@ pub mod hostile;
 pub mod migrations;
 pub mod names;
 pub mod properties;
+pub mod replicas;
 pub mod schema_states;
 pub mod store_semantics;
 mod support;

@@ -66,3 +66,11 @@ impl BackendHarness for MemoryHarness {
 }
 
 pycharter_conformance::conformance_suite!(MemoryHarness::default());
+
+/// The read-replica layer of core, wrapped around this backend, under the same suite.
+mod through_read_replicas {
+    use super::MemoryHarness;
+    use pycharter_conformance::replicas::ReplicaHarness;
+
+    pycharter_conformance::conformance_suite!(ReplicaHarness(MemoryHarness::default()));
+}

@@ -102,3 +102,12 @@ impl BackendHarness for SqliteHarness {
 }
 
 pycharter_conformance::conformance_suite!(SqliteHarness::new());
+
+/// Core's read-replica layer over two handles of each file (a primary and a second store as
+/// its replica), under the same suite.
+mod through_read_replicas {
+    use super::SqliteHarness;
+    use pycharter_conformance::replicas::ReplicaHarness;
+
+    pycharter_conformance::conformance_suite!(ReplicaHarness(SqliteHarness::new()));
+}
