@@ -17,7 +17,11 @@ fn db_commands_through_a_standby_first_url_reach_the_primary() {
 
     let out = run(&["db", "check", &url]);
     assert_code(&out, 1);
-    assert!(stdout(&out).contains("pycharter db init"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("pycharter db init"),
+        "{}",
+        stdout(&out)
+    );
 
     assert_code(&run(&["db", "init", &url]), 0);
     let out = run(&["db", "check", &url]);
@@ -41,22 +45,38 @@ fn on_a_standby_reads_work_and_say_so_and_migrations_are_refused() {
 
     let out = run(&["db", "check", &standby]);
     assert_code(&out, 0);
-    assert!(stdout(&out).contains("read-only standby"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("read-only standby"),
+        "{}",
+        stdout(&out)
+    );
     let info = json(&run(&["db", "check", &standby, "--json"]));
     assert_eq!(info["server_role"], "standby");
     assert_eq!(info["valid"], true);
     let out = run(&["db", "current", &standby]);
     assert_code(&out, 0);
     assert_eq!(stdout(&out), "1.1.0\n", "stdout stays what scripts capture");
-    assert!(stderr(&out).contains("is a read-only standby"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a read-only standby"),
+        "{}",
+        stderr(&out)
+    );
     let current = json(&run(&["db", "current", &standby, "--json"]));
     assert_eq!(current["server_role"], "standby");
     let out = run(&["db", "history", &standby]);
     assert_code(&out, 0);
     assert!(stdout(&out).contains("1.1.0"), "{}", stdout(&out));
-    assert!(stderr(&out).contains("is a read-only standby"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a read-only standby"),
+        "{}",
+        stderr(&out)
+    );
     let out = run(&["db", "current", &primary]);
-    assert!(stderr(&out).is_empty(), "no note on the primary: {}", stderr(&out));
+    assert!(
+        stderr(&out).is_empty(),
+        "no note on the primary: {}",
+        stderr(&out)
+    );
 
     for args in [
         vec!["db", "downgrade", standby.as_str(), "--to", "1.0.0"],

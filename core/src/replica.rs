@@ -46,7 +46,11 @@ pub trait Replicated: MetadataStore + SchemaManager {
 
     /// On a replica: waits until it has replayed everything up to `position`, for at most
     /// `within`; false when it has not by then.
-    async fn wait_for_replay(&self, position: ReplicationPosition, within: Duration) -> Result<bool> {
+    async fn wait_for_replay(
+        &self,
+        position: ReplicationPosition,
+        within: Duration,
+    ) -> Result<bool> {
         let _ = (position, within);
         Ok(true)
     }
@@ -126,7 +130,6 @@ impl<S> ReadReplicas<S> {
             primary_fallbacks: self.shared.primary_fallbacks.load(Ordering::Relaxed),
         }
     }
-
 }
 
 impl<S: Replicated> ReadReplicas<S> {

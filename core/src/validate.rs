@@ -246,7 +246,11 @@ mod tests {
         let info = validate_catalog(&snap, &b, TARGET);
         assert!(info.valid, "{info:?}");
         assert_eq!(info.server_role, ServerRole::Standby);
-        assert!(info.message.contains("read-only standby"), "{}", info.message);
+        assert!(
+            info.message.contains("read-only standby"),
+            "{}",
+            info.message
+        );
         assert!(info.message.contains("target_session_attrs=read-write"));
         let json = serde_json::to_value(&info).unwrap();
         assert_eq!(json["server_role"], "standby");

@@ -201,7 +201,10 @@ impl Connector {
         let target = self.errors.target().to_string();
         let reasons = reasons.join("; ");
         Err(if all_refused_credentials {
-            Error::AuthenticationFailed { target, reason: reasons }
+            Error::AuthenticationFailed {
+                target,
+                reason: reasons,
+            }
         } else {
             Error::Unreachable {
                 target,
@@ -257,8 +260,7 @@ impl Connector {
 
     /// Marks the selected host as having failed us (`err` is what an operation got).
     pub(crate) fn observe(&self, err: &Error) {
-        if self.steers() && (err.is_connection() || matches!(err, Error::ReadOnlyServer { .. }))
-        {
+        if self.steers() && (err.is_connection() || matches!(err, Error::ReadOnlyServer { .. })) {
             self.stale.store(true, Ordering::Release);
         }
     }

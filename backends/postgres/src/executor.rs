@@ -55,9 +55,7 @@ impl std::str::FromStr for LockStrategy {
         match value {
             "advisory" => Ok(LockStrategy::Advisory),
             "table" => Ok(LockStrategy::Table),
-            other => Err(format!(
-                "migration_lock={other:?} is not advisory or table"
-            )),
+            other => Err(format!("migration_lock={other:?} is not advisory or table")),
         }
     }
 }
@@ -213,9 +211,7 @@ impl PostgresMetadataStore {
                     Ok(_) => break,
                     Err(sqlx::Error::Database(db))
                         if attempt < CREATE_ATTEMPTS
-                            && db
-                                .code()
-                                .is_some_and(|c| CREATE_RACE.contains(&c.as_ref())) =>
+                            && db.code().is_some_and(|c| CREATE_RACE.contains(&c.as_ref())) =>
                     {
                         tracing::debug!(target: "pycharter::postgres", database = self.target(), "lost a race creating the lock table; retrying");
                     }

@@ -210,7 +210,9 @@ pub(crate) fn split(url: &str) -> Result<SplitUrl, String> {
             })
             .collect::<Result<_, _>>()?;
         match ports.len() {
-            1 => hosts.iter_mut().for_each(|h| h.port = h.port.or(Some(ports[0]))),
+            1 => hosts
+                .iter_mut()
+                .for_each(|h| h.port = h.port.or(Some(ports[0]))),
             n if n == hosts.len() => {
                 for (host, port) in hosts.iter_mut().zip(ports) {
                     host.port = Some(port);
@@ -246,11 +248,7 @@ fn split_path_query(after: &str) -> (&str, &str, &str) {
         None => (after, ""),
     };
     match before_fragment.find('?') {
-        Some(i) => (
-            &before_fragment[..i],
-            &before_fragment[i + 1..],
-            fragment,
-        ),
+        Some(i) => (&before_fragment[..i], &before_fragment[i + 1..], fragment),
         None => (before_fragment, "", fragment),
     }
 }
@@ -317,8 +315,8 @@ mod tests {
 
     #[test]
     fn query_host_and_port_lists_pair_up() {
-        let s = split("postgresql://app@/meta?host=a,b&port=1,2&target_session_attrs=standby")
-            .unwrap();
+        let s =
+            split("postgresql://app@/meta?host=a,b&port=1,2&target_session_attrs=standby").unwrap();
         assert_eq!(s.hosts, vec![host("a", Some(1)), host("b", Some(2))]);
         assert_eq!(s.attrs, TargetSessionAttrs::Standby);
         let one_port = split("postgres://u@a,b/db?port=7").unwrap();
@@ -329,8 +327,8 @@ mod tests {
 
     #[test]
     fn a_single_host_url_reaches_sqlx_as_it_was_minus_our_parameter() {
-        let s = split("postgres://u:pw@h:5/db?sslmode=disable&target_session_attrs=primary")
-            .unwrap();
+        let s =
+            split("postgres://u:pw@h:5/db?sslmode=disable&target_session_attrs=primary").unwrap();
         assert!(s.hosts.is_empty());
         assert_eq!(s.single, "postgres://u:pw@h:5/db?sslmode=disable");
         assert_eq!(s.attrs, TargetSessionAttrs::Primary);

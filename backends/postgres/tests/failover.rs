@@ -46,7 +46,10 @@ async fn writer(store: PostgresMetadataStore, load: Arc<Load>, id: usize) {
         n += 1;
         let version = format!("1.0.{n}");
         let doc = json!({"type": "object", "title": format!("writer {id} write {n}")});
-        match store.store_schema(&format!("w{id}"), version.as_str(), &doc).await {
+        match store
+            .store_schema(&format!("w{id}"), version.as_str(), &doc)
+            .await
+        {
             Ok(_) => {
                 let done = Instant::now();
                 load.acknowledged.lock().unwrap().push((id, version));

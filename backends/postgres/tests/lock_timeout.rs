@@ -188,7 +188,10 @@ async fn the_table_lock_held_elsewhere_times_out_and_changes_nothing() {
         .expect_err("the lock row is held");
     let waited = started.elapsed();
     assert!(matches!(err, Error::LockTimeout { .. }), "{err:?}");
-    assert!(waited >= LOCK_TIMEOUT && waited < Duration::from_secs(5), "{waited:?}");
+    assert!(
+        waited >= LOCK_TIMEOUT && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
     assert_eq!(common::version_rows(&url).await, vec!["1.0.0"]);
 
     held.rollback().await.expect("release the row");

@@ -66,7 +66,10 @@ async fn own_writes_are_read_back_through_a_lagging_standby_within_the_bound() {
         "the writer reads its own write"
     );
     assert!(waited >= WAIT, "waited for the standby first: {waited:?}");
-    assert!(waited < WAIT * 4, "bounded wait, then the primary: {waited:?}");
+    assert!(
+        waited < WAIT * 4,
+        "bounded wait, then the primary: {waited:?}"
+    );
     assert_eq!(store.stats().primary_fallbacks, 1);
     println!("replica-read wait before falling back to the primary: {waited:?} (bound {WAIT:?})");
 

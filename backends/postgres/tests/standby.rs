@@ -46,7 +46,10 @@ fn manual() -> ConnectOptions {
 /// A port nothing listens on (bound, then released).
 fn dead_host() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    format!("127.0.0.1:{}", listener.local_addr().expect("address").port())
+    format!(
+        "127.0.0.1:{}",
+        listener.local_addr().expect("address").port()
+    )
 }
 
 /// Whether the store's pool really reaches a server in recovery.
@@ -81,7 +84,11 @@ async fn every_target_session_attrs_value_picks_the_right_server_in_both_orders(
             let store = PostgresMetadataStore::connect(&url, manual())
                 .await
                 .unwrap_or_else(|e| panic!("{attrs} over {hosts:?}: {e}"));
-            assert_eq!(store.connected_host(), expected.as_str(), "{attrs} over {hosts:?}");
+            assert_eq!(
+                store.connected_host(),
+                expected.as_str(),
+                "{attrs} over {hosts:?}"
+            );
             assert_eq!(
                 pool_in_recovery(&store).await,
                 *expected == s,
@@ -117,17 +124,18 @@ async fn a_dead_first_host_is_skipped_and_every_reason_is_listed_when_none_fits(
         pair.standby().port(),
         pair.primary().port()
     );
-    let url = format!(
-        "postgres://pycharter:{}@/{db}{ports}",
-        pair.password()
-    );
+    let url = format!("postgres://pycharter:{}@/{db}{ports}", pair.password());
     let store = PostgresMetadataStore::connect(&url, manual())
         .await
         .expect("host= and port= lists");
     assert_eq!(store.connected_host(), p);
     store.close().await;
 
-    let url = pair.url(&[dead.clone(), s.clone()], &db, "?target_session_attrs=read-write");
+    let url = pair.url(
+        &[dead.clone(), s.clone()],
+        &db,
+        "?target_session_attrs=read-write",
+    );
     let started = std::time::Instant::now();
     let err = PostgresMetadataStore::connect(&url, manual())
         .await
@@ -142,7 +150,11 @@ async fn a_dead_first_host_is_skipped_and_every_reason_is_listed_when_none_fits(
     );
     assert!(!message.contains(pair.password()), "{message}");
     assert!(message.contains("pycharter:***@"), "{message}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,8 +170,14 @@ async fn migrations_through_a_standby_first_url_land_on_the_primary_with_read_wr
         .initialize(InitializeOptions::default())
         .await
         .expect("initialize on the primary");
-    assert_eq!(report.steps.len(), PostgresMetadataStore::migrations().len());
-    assert_eq!(store.validate().await.expect("validate").server_role, ServerRole::Primary);
+    assert_eq!(
+        report.steps.len(),
+        PostgresMetadataStore::migrations().len()
+    );
+    assert_eq!(
+        store.validate().await.expect("validate").server_role,
+        ServerRole::Primary
+    );
 
     let mut primary = pair.connect(pair.primary(), &db).await;
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM pycharter_schema_version")
@@ -187,7 +205,10 @@ async fn migrations_with_any_hit_the_standby_and_are_refused_with_the_typed_erro
         .await
         .expect("connect");
     let refusals = [
-        store.initialize(InitializeOptions::default()).await.map(drop),
+        store
+            .initialize(InitializeOptions::default())
+            .await
+            .map(drop),
         store.upgrade(UpgradeOptions::default()).await.map(drop),
         store
             .downgrade(DowngradeOptions {
@@ -203,7 +224,10 @@ async fn migrations_with_any_hit_the_standby_and_are_refused_with_the_typed_erro
         assert!(matches!(err, Error::ReadOnlyServer { .. }), "{err:?}");
         let message = err.to_string();
         assert!(message.contains("is a read-only standby"), "{message}");
-        assert!(message.contains("target_session_attrs=read-write"), "{message}");
+        assert!(
+            message.contains("target_session_attrs=read-write"),
+            "{message}"
+        );
         assert!(!message.contains(pair.password()), "{message}");
     }
     // Nothing half-done anywhere: the primary has no table, the standby neither.
@@ -246,7 +270,11 @@ async fn a_standby_serves_reads_says_what_it_is_and_refuses_every_write() {
     let info = standby.validate().await.expect("validate");
     assert!(info.valid);
     assert_eq!(info.server_role, ServerRole::Standby);
-    assert!(info.message.contains("read-only standby"), "{}", info.message);
+    assert!(
+        info.message.contains("read-only standby"),
+        "{}",
+        info.message
+    );
     assert!(standby.current().await.expect("current").is_some());
     assert!(!standby.history().await.expect("history").is_empty());
     let found = standby.get_schema("orders", None).await.expect("read");

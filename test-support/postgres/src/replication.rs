@@ -173,10 +173,16 @@ impl ReplicaPair {
         pair.check(run(&mut basebackup, "pg_basebackup"), "pg_basebackup", None);
         // The standby streams asynchronously itself, whatever the primary asks of it.
         pair.standby.port = pair.start_node(&pair.standby.clone(), &common);
-        pair.wait_until(&format!("the standby streams from the primary ({pair:?})"), || {
-            pair.query_blocking(&pair.primary, "SELECT count(*)::text FROM pg_stat_replication WHERE state = 'streaming'")
+        pair.wait_until(
+            &format!("the standby streams from the primary ({pair:?})"),
+            || {
+                pair.query_blocking(
+                    &pair.primary,
+                    "SELECT count(*)::text FROM pg_stat_replication WHERE state = 'streaming'",
+                )
                 .is_some_and(|n| n == "1")
-        });
+            },
+        );
         pair
     }
 
@@ -281,7 +287,11 @@ impl ReplicaPair {
         let mut stop = self.command("pg_ctl");
         stop.args(["stop", "-m", "immediate", "-w", "-t", "30", "-D"])
             .arg(&self.primary.data_dir);
-        self.check(run(&mut stop, "pg_ctl stop"), "pg_ctl stop", Some(&self.primary));
+        self.check(
+            run(&mut stop, "pg_ctl stop"),
+            "pg_ctl stop",
+            Some(&self.primary),
+        );
     }
 
     /// `pg_ctl promote -w`: returns once the standby accepts writes.
@@ -290,7 +300,11 @@ impl ReplicaPair {
         promote
             .args(["promote", "-w", "-t", "30", "-D"])
             .arg(&self.standby.data_dir);
-        self.check(run(&mut promote, "pg_ctl promote"), "pg_ctl promote", Some(&self.standby));
+        self.check(
+            run(&mut promote, "pg_ctl promote"),
+            "pg_ctl promote",
+            Some(&self.standby),
+        );
     }
 
     /// `pg_ctl stop -m immediate` of both, then removes the directory. Best effort.
@@ -337,10 +351,9 @@ impl ReplicaPair {
             }
             let log = std::fs::read(&node.log_file).unwrap_or_default();
             let new = String::from_utf8_lossy(log.get(before..).unwrap_or(&log[..])).into_owned();
-            if new.contains("could not bind") || new.contains("already in use") {
-                if attempt < 5 {
-                    continue;
-                }
+            let port_taken = new.contains("could not bind") || new.contains("already in use");
+            if port_taken && attempt < 5 {
+                continue;
             }
             panic!(
                 "pg_ctl start of {} failed: {}\n--- log ---\n{}",
@@ -388,7 +401,10 @@ impl ReplicaPair {
         while !done() {
             if Instant::now() > deadline {
                 let log = std::fs::read_to_string(&self.standby.log_file).unwrap_or_default();
-                panic!("timed out waiting until {what}\n--- standby log ---\n{}", tail(&log, 40));
+                panic!(
+                    "timed out waiting until {what}\n--- standby log ---\n{}",
+                    tail(&log, 40)
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
