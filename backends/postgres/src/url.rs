@@ -192,6 +192,27 @@ mod tests {
     }
 
     #[test]
+    fn a_host_list_gives_one_candidate_per_host_with_the_shared_settings() {
+        let url = "postgres://u:pw@a:1,%2Ftmp%2Fs,[::1]:3/db?sslmode=disable&migration_lock=table\
+                   &target_session_attrs=standby";
+        let s = settings(url, &ConnectOptions::default()).unwrap();
+        let labels: Vec<&str> = s.candidates.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["a:1", "/tmp/s:5432", "[::1]:3"]);
+        let first = &s.candidates[0].options;
+        assert_eq!((first.get_host(), first.get_port()), ("a", 1));
+        assert_eq!(first.get_database(), Some("db"));
+        assert!(s.candidates[1].options.get_socket().is_some());
+        assert_eq!(s.attrs, TargetSessionAttrs::Standby);
+        assert_eq!(s.lock, LockStrategy::Table);
+        assert_eq!(s.errors.target(), "postgres://u:***@a:1,%2Ftmp%2Fs,[::1]:3/db?sslmode=disable&migration_lock=table&target_session_attrs=standby");
+        let bad = settings(
+            "postgres://u:pw@h/db?migration_lock=gap",
+            &ConnectOptions::default(),
+        );
+        assert!(matches!(bad, Err(Error::InvalidUrl { .. })));
+    }
+
+    #[test]
     fn statement_cache_knob_disables_named_statements() {
         let url = "postgresql://u@h/db?statement-cache-capacity=0";
         let s = settings(url, &ConnectOptions::default()).unwrap();
