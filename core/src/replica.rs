@@ -92,7 +92,7 @@ impl<S> std::fmt::Debug for ReadReplicas<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadReplicas")
             .field("replicas", &self.shared.replicas.len())
-            .field("wait", &self.shared.wait)
+            .field("wait", &self.shared.wait())
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -101,7 +101,8 @@ impl<S> std::fmt::Debug for ReadReplicas<S> {
 struct Shared<S> {
     primary: S,
     replicas: Vec<S>,
-    wait: Duration,
+    /// The wait bound, in nanoseconds (shared by clones, settable after building).
+    wait_nanos: AtomicU64,
     next: AtomicUsize,
     /// Position of this handle's last write (`NONE`: no write yet); `u64::MAX` when the
     /// position could not be read (then reads go to the primary until the next write).
@@ -142,7 +143,7 @@ impl<S: Replicated> ReadReplicas<S> {
             shared: Arc::new(Shared {
                 primary,
                 replicas,
-                wait: DEFAULT_REPLICA_WAIT,
+                wait_nanos: AtomicU64::new(nanos(DEFAULT_REPLICA_WAIT)),
                 next: AtomicUsize::new(0),
                 last_write: AtomicU64::new(NONE),
                 caught_up,
@@ -153,15 +154,10 @@ impl<S: Replicated> ReadReplicas<S> {
     }
 
     /// The bound on waiting for a replica to replay this handle's last write before the
-    /// primary answers instead (zero: read from the primary whenever a replica lags).
-    ///
-    /// # Panics
-    ///
-    /// When called on a handle that was cloned already (set it while building).
-    pub fn with_wait(mut self, wait: Duration) -> Self {
-        Arc::get_mut(&mut self.shared)
-            .expect("with_wait is called while building, before the handle is cloned")
-            .wait = wait;
+    /// primary answers instead (zero: read from the primary whenever a replica lags). Clones
+    /// share it.
+    pub fn with_wait(self, wait: Duration) -> Self {
+        self.shared.wait_nanos.store(nanos(wait), Ordering::Relaxed);
         self
     }
 
@@ -205,7 +201,7 @@ impl<S: Replicated> ReadReplicas<S> {
             return false;
         }
         match shared.replicas[index]
-            .wait_for_replay(ReplicationPosition(position), shared.wait)
+            .wait_for_replay(ReplicationPosition(position), shared.wait())
             .await
         {
             Ok(true) => {
@@ -256,6 +252,16 @@ impl<S: Replicated> ReadReplicas<S> {
         }
         outcome
     }
+}
+
+impl<S> Shared<S> {
+    fn wait(&self) -> Duration {
+        Duration::from_nanos(self.wait_nanos.load(Ordering::Relaxed))
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Whether a failed write may still have changed something (connection lost mid-way).
