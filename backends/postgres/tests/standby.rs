@@ -302,3 +302,42 @@ async fn a_standby_serves_reads_says_what_it_is_and_refuses_every_write() {
         "nothing was written"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_never_answers_costs_one_connect_timeout_then_the_next_is_tried() {
+    let pair = pair().await;
+    let db = database(pair).await;
+    // Accepts connections (the kernel's backlog) and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent = format!("127.0.0.1:{}", silent.local_addr().expect("address").port());
+    let timeout = Duration::from_secs(1);
+    let options = ConnectOptions {
+        connect_timeout: timeout,
+        ..manual()
+    };
+
+    let url = pair.url(&[silent.clone(), pair.primary().host_port()], &db, "");
+    let started = std::time::Instant::now();
+    let store = PostgresMetadataStore::connect(&url, options.clone())
+        .await
+        .expect("the second host answers");
+    let took = started.elapsed();
+    assert_eq!(store.connected_host(), pair.primary().host_port());
+    assert!(took >= timeout && took < timeout * 3, "{took:?}");
+    store.close().await;
+
+    let url = pair.url(
+        &[silent.clone(), pair.standby().host_port()],
+        &db,
+        "?target_session_attrs=primary",
+    );
+    let err = PostgresMetadataStore::connect(&url, options)
+        .await
+        .expect_err("no primary among them");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("{silent}: no answer within 1s")),
+        "{message}"
+    );
+    assert!(message.contains("is a read-only standby"), "{message}");
+}
