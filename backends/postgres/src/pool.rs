@@ -36,12 +36,12 @@ const PROBE_AFTER_FRACTION: u32 = 10;
 ///   dead; one that died within the last second makes its operation fail with a typed error
 ///   (`Unreachable`, also for a session the server terminated: SQLSTATE 57P01), and the
 ///   pool then drops it. [`IDLE_TIMEOUT`] and [`MAX_LIFETIME`] retire idle and old ones.
-/// - `acquire_timeout` is the connect timeout: it also bounds later (re)connects, which sqlx
-///   retries while refused.
+/// - `acquire_timeout` is the connect timeout (once per host of a multi-host URL): it also
+///   bounds later (re)connects, which sqlx retries while refused.
 /// - `connected` is set once the pool has opened a connection (see [`first_operation`]).
 /// - With a multi-host URL or `target_session_attrs` the `connector` steers the pool: a new
-///   connection is checked against `target_session_attrs`, one opened before a switch of
-///   host is discarded, and an acquire may take the connect timeout once per host.
+///   connection is checked against `target_session_attrs`, and one opened before a switch
+///   of host is discarded.
 pub(crate) fn pool_options(
     options: &ConnectOptions,
     connected: Arc<AtomicBool>,
