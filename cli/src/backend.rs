@@ -88,9 +88,13 @@ impl DatabaseUrl {
         tracing::info!(database = %self.redacted(), backend = ?self.kind, "connecting");
         // The backends bound their own connection attempts; this outer bound (with a little
         // slack so their more precise error wins) guarantees a deploy script never hangs
-        // here, whatever the backend does.
+        // here, whatever the backend does. A multi-host Postgres URL may try each host.
+        let budget = match self.kind {
+            BackendKind::Postgres => pycharter_postgres::connect_budget(&self.raw, timeout),
+            BackendKind::Sqlite | BackendKind::Memory => timeout,
+        };
         let connecting = self.connect(options);
-        match tokio::time::timeout(timeout + Duration::from_secs(2), connecting).await {
+        match tokio::time::timeout(budget + Duration::from_secs(2), connecting).await {
             Ok(result) => result,
             Err(_) => Err(Error::ConnectTimeout {
                 target: self.redacted(),

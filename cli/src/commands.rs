@@ -10,7 +10,7 @@ use crate::output::{self, BundledStatus};
 use clap::CommandFactory;
 use pycharter_core::{
     ConnectOptions, DowngradeOptions, Error, InitializeOptions, MigrationReport, SchemaManager,
-    UpgradeOptions,
+    ServerRole, UpgradeOptions,
 };
 
 /// What a command produced: text for stdout and stderr, and the exit code.
@@ -127,7 +127,7 @@ async fn db(command: &DbCommand, global: &GlobalArgs) -> Outcome {
         DbCommand::Upgrade(args) => migrate(format, upgrade(manager, args).await),
         DbCommand::Downgrade(args) => migrate(format, downgrade(manager, args).await),
         DbCommand::Current(_) => current(format, manager, &database).await,
-        DbCommand::History(_) => history(format, manager).await,
+        DbCommand::History(_) => history(format, manager, &database).await,
         DbCommand::Check(_) => check(format, manager).await,
     }
 }
@@ -212,29 +212,45 @@ fn migrate(format: Format, result: pycharter_core::Result<MigrationReport>) -> O
 
 async fn current(format: Format, manager: &dyn SchemaManager, database: &str) -> Outcome {
     match manager.current().await {
-        Ok(current) => format.result(
-            // Uninitialized is an answer, not an error, but a script must be able to tell.
-            if current.is_some() {
-                EXIT_OK
-            } else {
-                EXIT_FAILED
-            },
-            || output::current_json(database, current.as_ref()),
-            || output::current(database, current.as_ref()),
-        ),
+        Ok(current) => {
+            let role = server_role(manager).await;
+            let mut outcome = format.result(
+                // Uninitialized is an answer, not an error, but a script must be able to tell.
+                if current.is_some() {
+                    EXIT_OK
+                } else {
+                    EXIT_FAILED
+                },
+                || output::current_json(database, current.as_ref(), role),
+                || output::current(database, current.as_ref()),
+            );
+            outcome.stderr += &output::read_only_note(database, role);
+            outcome
+        }
         Err(err) => format.failure(&err, failure::exit_code(&err)),
     }
 }
 
-async fn history(format: Format, manager: &dyn SchemaManager) -> Outcome {
+async fn history(format: Format, manager: &dyn SchemaManager, database: &str) -> Outcome {
     match manager.history().await {
-        Ok(statuses) => format.result(
-            EXIT_OK,
-            || output::to_json(&statuses),
-            || output::history(&statuses),
-        ),
+        Ok(statuses) => {
+            let role = server_role(manager).await;
+            let mut outcome = format.result(
+                EXIT_OK,
+                || output::to_json(&statuses),
+                || output::history(&statuses),
+            );
+            outcome.stderr += &output::read_only_note(database, role);
+            outcome
+        }
         Err(err) => format.failure(&err, failure::exit_code(&err)),
     }
+}
+
+/// Whether the server accepts writes (a standby answers `current` and `history` too, and
+/// they say so). Unknown when the check itself fails: the command's answer stands.
+async fn server_role(manager: &dyn SchemaManager) -> Option<ServerRole> {
+    manager.validate().await.ok().map(|info| info.server_role)
 }
 
 fn bundled_history(format: Format) -> Outcome {

@@ -19,7 +19,9 @@ pub fn exit_code(err: &Error) -> u8 {
         Error::InvalidUrl { .. }
         | Error::InvalidVersion { .. }
         | Error::InvalidName { .. }
-        | Error::LockTimeout { .. } => EXIT_CANNOT_RUN,
+        | Error::LockTimeout { .. }
+        // Pointed at a standby (or caught mid-failover): nothing ran, retrying can succeed.
+        | Error::ReadOnlyServer { .. } => EXIT_CANNOT_RUN,
         other if other.is_connection() => EXIT_CANNOT_RUN,
         _ => EXIT_FAILED,
     }
@@ -47,6 +49,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::ConnectTimeout { .. } => "connect_timeout",
         Error::AuthenticationFailed { .. } => "authentication_failed",
         Error::LockTimeout { .. } => "lock_timeout",
+        Error::ReadOnlyServer { .. } => "read_only_server",
         Error::MigrationFailed { .. } => "migration_failed",
         Error::DataLoss { .. } => "data_loss",
         Error::InvalidRequest { .. } => "invalid_request",

@@ -4,7 +4,7 @@
 use crate::failure;
 use pycharter_core::{
     AppliedMigration, BundledMigration, Direction, Error, MigrationReport, MigrationState,
-    MigrationStatus, SchemaInfo, StepReport,
+    MigrationStatus, SchemaInfo, ServerRole, StepReport,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -100,13 +100,31 @@ pub fn schema_info(info: &SchemaInfo) -> String {
     out
 }
 
-/// `current --json`: `{"database", "version", "applied_at"}` (nulls when uninitialized).
-pub fn current_json(database: &str, current: Option<&AppliedMigration>) -> String {
+/// `current --json`: `{"database", "version", "applied_at", "server_role"}` (nulls when
+/// uninitialized; `server_role` null when it could not be read).
+pub fn current_json(
+    database: &str,
+    current: Option<&AppliedMigration>,
+    server_role: Option<ServerRole>,
+) -> String {
     to_json(&json!({
         "database": database,
         "version": current.map(|m| &m.version),
         "applied_at": current.map(|m| m.applied_at),
+        "server_role": server_role,
     }))
+}
+
+/// The stderr line of `current` and `history` on a server that refuses writes (stdout stays
+/// what scripts parse).
+pub fn read_only_note(database: &str, server_role: Option<ServerRole>) -> String {
+    match server_role {
+        Some(role) if role.is_read_only() => format!(
+            "note: {database} is a {}: reads work; writes and migrations need the primary, e.g. target_session_attrs=read-write\n",
+            role.describe()
+        ),
+        _ => String::new(),
+    }
 }
 
 /// `current`: the version alone (easy to capture in a script), or how to initialize.
@@ -279,6 +297,7 @@ mod tests {
             pending: vec![],
             drifted: vec![],
             database: "sqlite://t.db".into(),
+            server_role: pycharter_core::ServerRole::Primary,
             message: "Missing tables: ownership — run: pycharter db init sqlite://t.db --force"
                 .into(),
         };
@@ -312,7 +331,7 @@ mod tests {
     #[test]
     fn current_json_has_nulls_when_uninitialized() {
         let value: serde_json::Value =
-            serde_json::from_str(&current_json("sqlite://t.db", None)).unwrap();
+            serde_json::from_str(&current_json("sqlite://t.db", None, None)).unwrap();
         assert_eq!(value["database"], "sqlite://t.db");
         assert!(value["version"].is_null() && value["applied_at"].is_null());
     }

@@ -48,3 +48,14 @@ fn sixteen_inits_on_one_postgres_database() {
     assert_one_row_per_migration(pg_versions(&db.url), &postgres_migrations());
     assert_code(&run(&["db", "check", &db.url]), 0);
 }
+
+/// The `table` migration lock: the sixteen also race to create the lock table.
+#[test]
+fn sixteen_inits_on_one_postgres_database_with_the_table_lock() {
+    let db = pg_database();
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    init_concurrently(&format!("{}{separator}migration_lock=table", db.url));
+    assert_one_row_per_migration(pg_versions(&db.url), &postgres_migrations());
+    assert!(pg_table_exists(&db.url, "pycharter_migration_lock"));
+    assert_code(&run(&["db", "check", &db.url]), 0);
+}

@@ -9,6 +9,10 @@
 //! TABLE coercion_rules`, which the 1.0.0 step (after creating the version table, `schemas`
 //! and its indexes) waits on. The kill comes once the server shows the pycharter session
 //! waiting on that lock.
+//!
+//! Each test runs with both migration lock strategies: `advisory` (the default) and
+//! `table` (`?migration_lock=table`: a row of `pycharter_migration_lock` locked by the
+//! migration transaction), which a crash must release just the same.
 
 mod reliability_support;
 
@@ -57,8 +61,9 @@ fn store_rows(url: &str) {
 struct Kill {
     /// The session's backend pid.
     pid: i64,
-    /// Migration (advisory) locks its transaction held: 1 inside the migration transaction.
-    advisory: i64,
+    /// Migration locks its transaction held (the advisory lock, or the row lock's
+    /// RowShareLock on `pycharter_migration_lock`): 1 inside the migration transaction.
+    migration_locks: i64,
     /// Relation locks its transaction held: the objects it had created or altered so far,
     /// i.e. the work the crash must undo.
     relations: i64,
@@ -69,6 +74,21 @@ fn granted_locks(observer: &mut PgSession, pid: i64, locktype: &str) -> i64 {
     observer.i64(&format!(
         "SELECT count(*) FROM pg_locks WHERE pid = {pid} AND granted AND locktype = '{locktype}'"
     ))
+}
+
+/// The migration lock held by backend `pid`, under either strategy.
+fn migration_locks(observer: &mut PgSession, pid: i64) -> i64 {
+    observer.i64(&format!(
+        "SELECT count(*) FROM pg_locks WHERE pid = {pid} AND granted AND (locktype = 'advisory' \
+         OR (locktype = 'relation' AND mode = 'RowShareLock' \
+             AND relation = to_regclass('pycharter_migration_lock')))"
+    ))
+}
+
+/// The database URL of a test, with the lock strategy under test.
+fn with_lock(url: &str, lock: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}migration_lock={lock}")
 }
 
 /// Spawns `pycharter args…`, waits until the server shows its session waiting on a lock,
@@ -90,7 +110,7 @@ fn kill_while_blocked(url: &str, args: &[&str], mut blocker: PgSession) -> Kill 
     });
     let kill = Kill {
         pid,
-        advisory: granted_locks(&mut observer, pid, "advisory"),
+        migration_locks: migration_locks(&mut observer, pid),
         relations: granted_locks(&mut observer, pid, "relation"),
     };
     sigkill(child);
@@ -113,17 +133,27 @@ fn check_json(url: &str) -> serde_json::Value {
 
 #[test]
 fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
+    sigkill_mid_upgrade("advisory");
+}
+
+#[test]
+fn sigkill_mid_upgrade_with_the_table_lock_leaves_postgres_at_the_previous_version() {
+    sigkill_mid_upgrade("table");
+}
+
+fn sigkill_mid_upgrade(lock: &str) {
     let db = pg_database();
-    assert_code(&run(&["db", "upgrade", &db.url, "--to", "1.0.0"]), 0);
+    let url = with_lock(&db.url, lock);
+    assert_code(&run(&["db", "upgrade", &url, "--to", "1.0.0"]), 0);
     store_rows(&db.url);
 
     let mut killed = BTreeSet::new();
     for _ in 0..UPGRADE_TRIALS {
         let mut blocker = PgSession::open(&db.url);
         blocker.exec("BEGIN; LOCK TABLE schemas IN ACCESS EXCLUSIVE MODE;");
-        let kill = kill_while_blocked(&db.url, &["db", "upgrade", &db.url], blocker);
+        let kill = kill_while_blocked(&db.url, &["db", "upgrade", &url], blocker);
         assert_eq!(
-            kill.advisory, 1,
+            kill.migration_locks, 1,
             "killed holding the migration lock: {kill:?}"
         );
         // At least the version table it wrote to.
@@ -157,7 +187,7 @@ fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
     assert_eq!(killed.len(), UPGRADE_TRIALS, "sessions killed: {killed:?}");
 
     // The rerun finds the lock free and the migration still pending.
-    let out = run(&["db", "upgrade", &db.url, "--json"]);
+    let out = run(&["db", "upgrade", &url, "--json"]);
     assert_code(&out, 0);
     assert_eq!(applied_steps(&out), vec!["1.1.0"]);
     assert_code(&run(&["db", "check", &db.url]), 0);
@@ -172,16 +202,28 @@ fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
 
 #[test]
 fn sigkill_mid_init_leaves_an_empty_postgres_database_empty() {
+    sigkill_mid_init("advisory", &[]);
+}
+
+/// The lock table is created before the migration transaction, and is not part of the
+/// versioned layout: it is all that may exist after the crash.
+#[test]
+fn sigkill_mid_init_with_the_table_lock_leaves_only_the_lock_table() {
+    sigkill_mid_init("table", &["pycharter_migration_lock"]);
+}
+
+fn sigkill_mid_init(lock: &str, left: &[&str]) {
     let db = pg_database();
+    let url = with_lock(&db.url, lock);
     let mut killed = BTreeSet::new();
     for _ in 0..INIT_TRIALS {
         let mut blocker = PgSession::open(&db.url);
         // Uncommitted, so invisible to pycharter's IF NOT EXISTS: its own CREATE TABLE of the
         // same name waits for this transaction to end.
         blocker.exec("BEGIN; CREATE TABLE coercion_rules (blocker int);");
-        let kill = kill_while_blocked(&db.url, &["db", "init", &db.url], blocker);
+        let kill = kill_while_blocked(&db.url, &["db", "init", &url], blocker);
         assert_eq!(
-            kill.advisory, 1,
+            kill.migration_locks, 1,
             "killed holding the migration lock: {kill:?}"
         );
         // The version table, `schemas` and its indexes were created before the wait.
@@ -191,16 +233,12 @@ fn sigkill_mid_init_leaves_an_empty_postgres_database_empty() {
         );
         killed.insert(kill.pid);
 
-        assert_eq!(
-            pg_tables(&db.url),
-            Vec::<String>::new(),
-            "nothing left behind"
-        );
+        assert_eq!(pg_tables(&db.url), left, "nothing left behind");
         let info = check_json(&db.url);
         assert_eq!(info["state"], "uninitialized", "{info}");
     }
     assert_eq!(killed.len(), INIT_TRIALS, "sessions killed: {killed:?}");
-    let out = run(&["db", "init", &db.url, "--json"]);
+    let out = run(&["db", "init", &url, "--json"]);
     assert_code(&out, 0);
     assert_eq!(applied_steps(&out), ALL_VERSIONS);
     assert_code(&run(&["db", "check", &db.url]), 0);

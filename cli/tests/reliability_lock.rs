@@ -1,8 +1,8 @@
 //! Lock contention seen from a deploy script: while someone holds the migration lock,
 //! `pycharter db upgrade` waits (several deployers at once, each finishing once it is free,
 //! one of them applying); with `--lock-timeout` it gives up after that long, says why and
-//! what to do, and changes nothing. PostgreSQL (the advisory lock) and SQLite (the file's
-//! write lock, `BEGIN IMMEDIATE`).
+//! what to do, and changes nothing. PostgreSQL (the advisory lock, and the `table` strategy's
+//! row lock) and SQLite (the file's write lock, `BEGIN IMMEDIATE`).
 
 mod reliability_support;
 
@@ -64,24 +64,71 @@ fn spawn_deployers(url: &str) -> Vec<std::process::Child> {
 
 #[test]
 fn postgres_deployers_wait_for_the_migration_lock_or_give_up_after_lock_timeout() {
+    postgres_deployers_wait(Lock::Advisory);
+}
+
+#[test]
+fn postgres_deployers_wait_for_the_table_lock_or_give_up_after_lock_timeout() {
+    postgres_deployers_wait(Lock::Table);
+}
+
+/// The two migration lock strategies of the Postgres backend.
+#[derive(Debug, Clone, Copy)]
+enum Lock {
+    Advisory,
+    Table,
+}
+
+impl Lock {
+    /// The URL the deployers use.
+    fn url(self, url: &str) -> String {
+        match self {
+            Lock::Advisory => url.to_string(),
+            Lock::Table => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}migration_lock=table")
+            }
+        }
+    }
+
+    /// SQL that takes the lock in an open transaction, as a DBA would.
+    fn hold(self) -> String {
+        match self {
+            Lock::Advisory => format!("BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY});"),
+            Lock::Table => {
+                "BEGIN; SELECT id FROM pycharter_migration_lock WHERE id = 1 FOR UPDATE;".into()
+            }
+        }
+    }
+
+    /// The kind of lock the waiters wait on in pg_locks (row lock waiters wait on the
+    /// holder's transaction id or on the row's tuple lock: any lock wait).
+    fn waited_on(self) -> Option<&'static str> {
+        match self {
+            Lock::Advisory => Some("advisory"),
+            Lock::Table => None,
+        }
+    }
+}
+
+fn postgres_deployers_wait(lock: Lock) {
     let db = pg_database();
-    assert_code(&run(&["db", "upgrade", &db.url, "--to", "1.0.0"]), 0);
+    let url = lock.url(&db.url);
+    assert_code(&run(&["db", "upgrade", &url, "--to", "1.0.0"]), 0);
 
     let mut holder = PgSession::open(&db.url);
-    holder.exec(&format!(
-        "BEGIN; SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY});"
-    ));
+    holder.exec(&lock.hold());
 
-    upgrade_gives_up(&db.url);
+    upgrade_gives_up(&url);
     assert_eq!(pg_versions(&db.url), vec!["1.0.0"], "changed nothing");
     assert!(!pg_index_exists(&db.url, INDEX_1_1_0));
 
     // Without a timeout they wait, every one of them, for as long as the lock is held.
-    let children = spawn_deployers(&db.url);
+    let children = spawn_deployers(&url);
     wait_until(
-        "every deployer waiting on the advisory lock",
+        &format!("every deployer waiting on the {lock:?} lock"),
         Duration::from_secs(30),
-        || pycharter_sessions(&db.url, Some("advisory")).1 == WAITING_DEPLOYERS as i64,
+        || pycharter_sessions(&db.url, lock.waited_on()).1 == WAITING_DEPLOYERS as i64,
     );
     assert_eq!(
         pg_versions(&db.url),

@@ -145,6 +145,7 @@ pub mod names;
 pub mod namespaces;
 pub mod processes;
 pub mod properties;
+pub mod replicas;
 pub mod schema_states;
 pub mod store_semantics;
 pub mod versions;

@@ -45,6 +45,45 @@ pub struct CatalogSnapshot {
     pub indexes: BTreeSet<String>,
     /// Rows of the version table.
     pub applied: Vec<AppliedMigration>,
+    /// Whether the server accepts writes (a backend that cannot tell reports `Primary`).
+    #[serde(default)]
+    pub server_role: ServerRole,
+}
+
+/// Whether the server a store reads from accepts writes: what `db check` reports, so that a
+/// deployer pointed at a standby learns it before a migration is refused.
+///
+/// ```
+/// use pycharter_core::ServerRole;
+/// assert!(ServerRole::Standby.is_read_only());
+/// assert!(!ServerRole::default().is_read_only());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerRole {
+    /// Accepts writes: a Postgres primary, every SQLite file and in-memory store.
+    #[default]
+    Primary,
+    /// A hot standby in recovery (`pg_is_in_recovery()`): reads only.
+    Standby,
+    /// Not in recovery, but its sessions are read-only (`default_transaction_read_only`).
+    ReadOnly,
+}
+
+impl ServerRole {
+    /// True when writes and migrations are refused ([`crate::Error::ReadOnlyServer`]).
+    pub fn is_read_only(self) -> bool {
+        self != ServerRole::Primary
+    }
+
+    /// What a message says about it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ServerRole::Primary => "primary",
+            ServerRole::Standby => "read-only standby (in recovery)",
+            ServerRole::ReadOnly => "read-only server (default_transaction_read_only is on)",
+        }
+    }
 }
 
 /// Test fixtures shared by core's unit tests.

@@ -203,6 +203,17 @@ pub enum Error {
         /// How long it waited.
         waited: Duration,
     },
+    /// The server accepts no writes: a hot standby in recovery, or a server whose sessions
+    /// are read-only (`default_transaction_read_only`). Nothing was changed.
+    #[error(
+        "{target} is a read-only standby ({reason}) — run migrations and writes against the primary, e.g. list every host in the URL with target_session_attrs=read-write"
+    )]
+    ReadOnlyServer {
+        /// Redacted database URL.
+        target: String,
+        /// What the server said (e.g. `cannot execute INSERT in a read-only transaction`).
+        reason: String,
+    },
     /// A migration step failed; its transaction was rolled back.
     #[error(
         "Migration {version} failed and was rolled back; the database is still at {previous}: {reason} — fix the cause, then run: pycharter db upgrade {target}"

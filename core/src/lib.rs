@@ -28,6 +28,7 @@ pub mod migrate;
 pub mod options;
 pub mod plan;
 pub mod redact;
+pub mod replica;
 pub mod report;
 pub mod spec;
 pub mod sql;
@@ -40,13 +41,14 @@ pub use artifact::{
     ArtifactId, ArtifactKind, ArtifactRecord, InsertOutcome, NewArtifact, VersionSelector,
 };
 pub use backend::Backend;
-pub use catalog::{AppliedMigration, CatalogSnapshot};
+pub use catalog::{AppliedMigration, CatalogSnapshot, ServerRole};
 pub use error::{Error, Result, UrlForms};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
 pub use plan::{Direction, DowngradeTarget, MigrationPlan, PlanStep};
 pub use redact::redact_url;
+pub use replica::{ReadReplicas, ReplicaStats, Replicated, ReplicationPosition};
 pub use report::{MigrationReport, MigrationState, MigrationStatus, StepReport};
 pub use spec::{
     BundledMigration, Index, IndexSpec, MigrationSpec, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,

@@ -197,6 +197,10 @@ where
         }
         .await;
         if let Err(err) = result {
+            if matches!(err, Error::ReadOnlyServer { .. }) {
+                // Not the step's fault: the server refuses every write (rolled back all the same).
+                return Err(err);
+            }
             return Err(Error::MigrationFailed {
                 version: step.version.to_string(),
                 previous,

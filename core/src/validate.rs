@@ -1,7 +1,7 @@
 //! The schema validator: a [`CatalogSnapshot`] and the bundled migrations in, a
 //! [`SchemaInfo`] out. Pure; every backend's `validate()` is this function over its catalog.
 
-use crate::catalog::CatalogSnapshot;
+use crate::catalog::{CatalogSnapshot, ServerRole};
 use crate::error::Error;
 use crate::plan::History;
 use crate::spec::BundledMigration;
@@ -50,6 +50,10 @@ pub struct SchemaInfo {
     pub drifted: Vec<String>,
     /// The database (URL with its password redacted).
     pub database: String,
+    /// Whether that server accepts writes; on a standby reads work and the message says
+    /// that writes and migrations need the primary.
+    #[serde(default)]
+    pub server_role: ServerRole,
     /// One sentence: what is wrong and the command that fixes it.
     pub message: String,
 }
@@ -181,6 +185,7 @@ pub fn validate_catalog(
             .collect(),
         drifted: history.drifted.clone(),
         database: target.to_string(),
+        server_role: snapshot.server_role,
         message: String::new(),
     };
     info.message = match info.to_error() {
@@ -190,6 +195,12 @@ pub fn validate_catalog(
             info.expected_version
         ),
     };
+    if info.server_role.is_read_only() {
+        info.message += &format!(
+            " (this server is a {}: reads work; writes and migrations need the primary, e.g. target_session_attrs=read-write)",
+            info.server_role.describe()
+        );
+    }
     info
 }
 
@@ -225,6 +236,24 @@ mod tests {
         assert_eq!(info.version.as_deref(), Some(SCHEMA_VERSION));
         assert!(info.pending.is_empty());
         assert!(info.message.contains("valid"));
+    }
+
+    #[test]
+    fn a_valid_standby_is_valid_and_says_writes_need_the_primary() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, b.len());
+        snap.server_role = ServerRole::Standby;
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert!(info.valid, "{info:?}");
+        assert_eq!(info.server_role, ServerRole::Standby);
+        assert!(
+            info.message.contains("read-only standby"),
+            "{}",
+            info.message
+        );
+        assert!(info.message.contains("target_session_attrs=read-write"));
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["server_role"], "standby");
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl State {
             tables,
             indexes: self.indexes.clone(),
             applied: self.version_rows.clone().unwrap_or_default(),
+            ..CatalogSnapshot::default()
         }
     }
 

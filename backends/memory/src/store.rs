@@ -80,6 +80,10 @@ pub struct MemoryMetadataStore {
     pub(crate) inner: Arc<Handle>,
 }
 
+/// One database, no replication: a read after a write always sees it, so core's
+/// `ReadReplicas` layer has nothing to wait for.
+impl pycharter_core::Replicated for MemoryMetadataStore {}
+
 impl Default for MemoryMetadataStore {
     /// Same as [`MemoryMetadataStore::new`].
     fn default() -> Self {

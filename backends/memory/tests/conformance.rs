@@ -88,12 +88,27 @@ impl BackendHarness for MemoryHarness {
     }
 }
 
-pycharter_conformance::conformance_suite!(MemoryHarness::default(), lacks: [
-    separate_processes => "the database lives in the memory of the process that created it; \
-                           no other process can open it",
-    namespaces => "a simulated database has a single namespace; \
-                   ConnectOptions::namespace is ignored",
-    custom_migrations => "a simulated database runs only the migration list it was created \
-                          with (that list is its SQL), so no handle can bring another; \
-                          failing steps are tested in tests/simulation.rs",
-]);
+/// The suite with what this backend lacks, for each harness below.
+macro_rules! suite {
+    ($harness:expr) => {
+        pycharter_conformance::conformance_suite!($harness, lacks: [
+            separate_processes => "the database lives in the memory of the process that created \
+                                   it; no other process can open it",
+            namespaces => "a simulated database has a single namespace; \
+                           ConnectOptions::namespace is ignored",
+            custom_migrations => "a simulated database runs only the migration list it was \
+                                  created with (that list is its SQL), so no handle can bring \
+                                  another; failing steps are tested in tests/simulation.rs",
+        ]);
+    };
+}
+
+suite!(MemoryHarness::default());
+
+/// The read-replica layer of core, wrapped around this backend, under the same suite.
+mod through_read_replicas {
+    use super::MemoryHarness;
+    use pycharter_conformance::replicas::ReplicaHarness;
+
+    suite!(ReplicaHarness(MemoryHarness::default()));
+}

@@ -31,18 +31,19 @@ macro_rules! run {
     ($store:expr, $query:expr, $fetch:ident) => {{
         let store = $store;
         let query = $query.persistent(store.persistent());
+        let mut conn = store.acquire().await?;
         if store.persistent() {
-            query.$fetch(store.pool()).await
+            query.$fetch(&mut *conn).await
         } else {
             async {
-                let mut tx = store.pool().begin().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 let out = query.$fetch(&mut *tx).await?;
                 tx.commit().await?;
                 Ok::<_, sqlx::Error>(out)
             }
             .await
         }
-        .map_err(|e| store.errors().map(e))
+        .map_err(|e| store.fail(e))
     }};
 }
 

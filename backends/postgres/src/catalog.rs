@@ -14,7 +14,7 @@
 use crate::errors::ErrorContext;
 use pycharter_core::{AppliedMigration, CatalogSnapshot, Result};
 use sqlx::postgres::PgConnection;
-use sqlx::{Executor as _, PgPool, Row as _};
+use sqlx::{Executor as _, Row as _};
 use std::sync::LazyLock;
 
 /// SQLSTATE `feature_not_supported`: "unsupported XML feature" on a server without libxml.
@@ -77,7 +77,11 @@ SELECT json_build_object(
         (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('r', 'p')), '[]'),
     'indexes', COALESCE(
         (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('i', 'I')), '[]'),
-    'applied', {applied}
+    'applied', {applied},
+    'server_role', CASE
+        WHEN pg_is_in_recovery() THEN 'standby'
+        WHEN current_setting('transaction_read_only') = 'on' THEN 'read_only'
+        ELSE 'primary' END
 )::text
 "#
     )
@@ -85,12 +89,14 @@ SELECT json_build_object(
 
 /// Reads the catalog of `current_schema()` in one round trip (two on a server without
 /// libxml).
-pub(crate) async fn snapshot(pool: &PgPool, errors: &ErrorContext) -> Result<CatalogSnapshot> {
-    let mut conn = pool.acquire().await.map_err(|e| errors.map(e))?;
-    match fetch_text(&mut conn, &SNAPSHOT_SQL).await {
+pub(crate) async fn snapshot(
+    conn: &mut PgConnection,
+    errors: &ErrorContext,
+) -> Result<CatalogSnapshot> {
+    match fetch_text(conn, &SNAPSHOT_SQL).await {
         Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(FEATURE_NOT_SUPPORTED) => {
             tracing::debug!(target: "pycharter::postgres", database = errors.target(), "server without XML support: reading the version table separately");
-            snapshot_without_xml(&mut conn, errors).await
+            snapshot_without_xml(conn, errors).await
         }
         result => decode(result, errors),
     }
@@ -156,8 +162,8 @@ mod tests {
                     .await
                     .expect("initialize");
             }
-            let one = snapshot(store.pool(), &errors).await.expect("xml path");
             let mut conn = store.pool().acquire().await.expect("acquire");
+            let one = snapshot(&mut conn, &errors).await.expect("xml path");
             let two = snapshot_without_xml(&mut conn, &errors)
                 .await
                 .expect("fallback path");

@@ -22,6 +22,9 @@ const CANNOT_CONNECT_NOW: &str = "57P03";
 const INVALID_AUTHORIZATION: &str = "28000";
 /// SQLSTATE `invalid_catalog_name`: the database named in the URL does not exist.
 const INVALID_CATALOG_NAME: &str = "3D000";
+/// SQLSTATE `read_only_sql_transaction`: a write on a standby or in a read-only session
+/// ("cannot execute INSERT in a read-only transaction").
+const READ_ONLY_SQL_TRANSACTION: &str = "25006";
 /// SQLSTATE `lock_not_available`: `lock_timeout` expired.
 pub(crate) const LOCK_NOT_AVAILABLE: &str = "55P03";
 
@@ -141,6 +144,9 @@ impl ErrorContext {
                             reason: format!("{reason} (SQLSTATE {code})"),
                         },
                     },
+                    // Whatever the statement, the server refuses every write: the fix is to
+                    // reach the primary, and the transaction it was in is rolled back.
+                    READ_ONLY_SQL_TRANSACTION => Error::ReadOnlyServer { target, reason },
                     // The server ended the session (restart, failover, pg_terminate_backend)
                     // or is starting up: the fix is the server's, not a schema check.
                     ADMIN_SHUTDOWN | CRASH_SHUTDOWN | CANNOT_CONNECT_NOW => Error::Unreachable {
@@ -172,6 +178,26 @@ impl ErrorContext {
             },
             other => self.database(other),
         }
+    }
+}
+
+impl ErrorContext {
+    /// The short, scrubbed reason of a failed connection attempt, as one host's entry in the
+    /// error of a multi-host connect (`connection refused`, `password authentication failed …`).
+    pub(crate) fn reason(&self, err: &sqlx::Error) -> String {
+        match err {
+            sqlx::Error::Database(db) => match db.code() {
+                Some(code) => format!("{} (SQLSTATE {code})", self.scrub(db.message())),
+                None => self.scrub(db.message()),
+            },
+            other => self.scrub(&other.to_string()),
+        }
+    }
+
+    /// Whether the server refused the credentials.
+    pub(crate) fn is_authentication(&self, err: &sqlx::Error) -> bool {
+        matches!(err, sqlx::Error::Database(db)
+            if matches!(db.code().as_deref(), Some(INVALID_PASSWORD | INVALID_AUTHORIZATION)))
     }
 }
 

@@ -25,6 +25,58 @@ use std::sync::Arc;
 /// ```
 pub const MIGRATION_LOCK_KEY: i64 = 0x7079_6368_6172_7465;
 
+/// How migration commands exclude each other (`migration_lock=` in the URL).
+///
+/// Either way the lock is held by the migration transaction itself and released by its
+/// commit or rollback, or by the server when the connection dies: a crashed deployer never
+/// leaves it behind, and it works behind PgBouncer in transaction pooling mode.
+///
+/// ```
+/// use pycharter_postgres::LockStrategy;
+/// assert_eq!(LockStrategy::default(), LockStrategy::Advisory);
+/// assert_eq!("table".parse::<LockStrategy>(), Ok(LockStrategy::Table));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LockStrategy {
+    /// `pg_advisory_xact_lock(`[`MIGRATION_LOCK_KEY`]`)`: no table, nothing to create.
+    #[default]
+    Advisory,
+    /// `SELECT … FOR UPDATE` of the one row of [`LOCK_TABLE`], for Postgres-wire engines
+    /// without advisory locks (CockroachDB, YugabyteDB; see docs/distributed.md). The table
+    /// is created on first use (`CREATE TABLE IF NOT EXISTS`, retried when concurrent
+    /// deployers race on it); it is not part of the versioned layout.
+    Table,
+}
+
+impl std::str::FromStr for LockStrategy {
+    type Err = String;
+
+    fn from_str(value: &str) -> std::result::Result<Self, String> {
+        match value {
+            "advisory" => Ok(LockStrategy::Advisory),
+            "table" => Ok(LockStrategy::Table),
+            other => Err(format!("migration_lock={other:?} is not advisory or table")),
+        }
+    }
+}
+
+/// The table of [`LockStrategy::Table`]: one row, locked by the migration transaction.
+pub const LOCK_TABLE: &str = "pycharter_migration_lock";
+
+const CREATE_LOCK_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS pycharter_migration_lock (id INT PRIMARY KEY CHECK (id = 1))";
+const INSERT_LOCK_ROW: &str =
+    "INSERT INTO pycharter_migration_lock (id) VALUES (1) ON CONFLICT (id) DO NOTHING";
+/// Takes the row lock (waiting at most `lock_timeout`, like the advisory lock).
+const TAKE_LOCK_ROW: &str = "SELECT id FROM pycharter_migration_lock WHERE id = 1 FOR UPDATE";
+
+/// SQLSTATEs of a lost `CREATE … IF NOT EXISTS` race: `unique_violation` (the catalog row
+/// another session inserted first), `duplicate_object` (the table's row type),
+/// `duplicate_table`, `duplicate_schema`.
+const CREATE_RACE: [&str; 4] = ["23505", "42710", "42P07", "42P06"];
+/// How often creating the lock table is retried after losing such a race.
+const CREATE_ATTEMPTS: usize = 5;
+
 /// `persistent` of every parameterised statement of a migration transaction: false, i.e.
 /// unnamed statements. A named one (sqlx's `sqlx_s_N`, numbered per client connection)
 /// outlives the transaction on the server connection; behind PgBouncer in transaction
@@ -53,13 +105,20 @@ impl MigrationExecutor for PostgresMetadataStore {
     }
 
     async fn snapshot(&self) -> Result<CatalogSnapshot> {
-        catalog::snapshot(&self.inner.pool, &self.inner.errors).await
+        let mut conn = self.acquire().await?;
+        catalog::snapshot(&mut conn, &self.inner.errors)
+            .await
+            .inspect_err(|e| self.inner.connector.observe(e))
     }
 
     async fn begin(&self) -> Result<Box<dyn MigrationTransaction + '_>> {
         let inner = &self.inner;
-        let map = |e| inner.errors.map(e);
-        let mut tx = inner.pool.begin().await.map_err(map)?;
+        let map = |e| self.fail(e);
+        if inner.lock == LockStrategy::Table {
+            self.create_lock_table().await?;
+        }
+        let conn = self.acquire().await?;
+        let mut tx = Transaction::begin(conn, None).await.map_err(map)?;
         // Waiting for the lock is bounded by lock_timeout alone ("None: wait"), not by a
         // statement_timeout meant for queries: lift the latter until the lock is held.
         // (SET LOCAL takes no parameter; set_config(.., is_local => true) does.)
@@ -76,14 +135,20 @@ impl MigrationExecutor for PostgresMetadataStore {
         .execute(&mut *tx)
         .await
         .map_err(map)?;
-        let locked = sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .persistent(UNNAMED_ONLY)
-            .bind(MIGRATION_LOCK_KEY)
-            .execute(&mut *tx)
-            .await;
+        let locked = match inner.lock {
+            LockStrategy::Advisory => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .persistent(UNNAMED_ONLY)
+                    .bind(MIGRATION_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await
+            }
+            LockStrategy::Table => (&mut *tx).execute(sqlx::raw_sql(TAKE_LOCK_ROW)).await,
+        };
         if let Err(err) = locked {
             return Err(self.lock_error(err));
         }
+
         // Back to the connection's statement_timeout for the migration steps themselves.
         (&mut *tx)
             .execute(sqlx::raw_sql("SET LOCAL statement_timeout TO DEFAULT"))
@@ -120,6 +185,43 @@ impl MigrationExecutor for PostgresMetadataStore {
 }
 
 impl PostgresMetadataStore {
+    /// Creates the namespace, the lock table and its row if missing, each statement in a
+    /// transaction of its own (before the migration transaction, which locks the row).
+    /// Concurrent deployers may all run this: a lost `IF NOT EXISTS` race is retried.
+    async fn create_lock_table(&self) -> Result<()> {
+        let mut statements = Vec::with_capacity(3);
+        if let Some(namespace) = &self.inner.namespace {
+            // DDL takes no parameters: the (validated, configured) name is quoted.
+            statements.push(format!(
+                "CREATE SCHEMA IF NOT EXISTS {}",
+                quote_ident(namespace)
+            ));
+        }
+        statements.push(CREATE_LOCK_TABLE.to_string());
+        statements.push(INSERT_LOCK_ROW.to_string());
+        for statement in &statements {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut conn = self.acquire().await?;
+                match conn
+                    .execute(sqlx::raw_sql(AssertSqlSafe(statement.as_str())))
+                    .await
+                {
+                    Ok(_) => break,
+                    Err(sqlx::Error::Database(db))
+                        if attempt < CREATE_ATTEMPTS
+                            && db.code().is_some_and(|c| CREATE_RACE.contains(&c.as_ref())) =>
+                    {
+                        tracing::debug!(target: "pycharter::postgres", database = self.target(), "lost a race creating the lock table; retrying");
+                    }
+                    Err(err) => return Err(self.fail(err)),
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn lock_error(&self, err: sqlx::Error) -> Error {
         let timed_out = matches!(&err, sqlx::Error::Database(db)
             if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE));
@@ -128,7 +230,7 @@ impl PostgresMetadataStore {
                 target: self.target().to_string(),
                 waited,
             },
-            _ => self.inner.errors.map(err),
+            _ => self.fail(err),
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   compile time ([`PostgresMetadataStore::migrations`]); their SHA-256 is recorded in
 //!   `pycharter_schema_version` and compared on validation.
 //! - **Migrating** (`initialize` / `upgrade` / `downgrade`) is one transaction that first
-//!   takes `pg_advisory_xact_lock(`[`MIGRATION_LOCK_KEY`]`)`, then re-reads the applied
+//!   takes `pg_advisory_xact_lock(`[`MIGRATION_LOCK_KEY`]`)` (or, with
+//!   [`LockStrategy::Table`], a row lock), then re-reads the applied
 //!   versions, then applies what is still pending: concurrent deployers wait, then find
 //!   nothing to do; a failing step rolls everything back (DDL is transactional). The lock is
 //!   transaction-level, so it also works behind PgBouncer in transaction pooling mode.
@@ -22,6 +23,30 @@
 //!   Postgres schema holding the tables; unset: the server's `current_schema()`, i.e.
 //!   `public` on a stock server), `connect_timeout`, `statement_timeout`, `lock_timeout`.
 //!   TLS through the URL's `sslmode`.
+//!
+//! ## High availability
+//!
+//! - **Multi-host URLs** as libpq writes them (`postgres://app@db1:5432,db2:5432/meta`, or
+//!   `?host=db1,db2&port=5432,5432`) with [`TargetSessionAttrs`]
+//!   (`?target_session_attrs=read-write`; all six values, libpq's meaning): hosts are tried
+//!   in order, each attempt bounded by `connect_timeout` ([`connect_budget`] is the total);
+//!   when none fits, the error lists every host's reason. sqlx's pool knows one host, so
+//!   the store steers it: the pool connects to the selected host, every new connection is
+//!   checked against `target_session_attrs`, and a lost connection, a refused reconnect or
+//!   a read-only answer makes the store select again — after a failover it finds the new
+//!   primary by itself ([`PostgresMetadataStore::connected_host`] says where it is).
+//! - **Standbys**: writes and migrations on a server in recovery or in read-only mode fail
+//!   with [`Error::ReadOnlyServer`](pycharter_core::Error::ReadOnlyServer) (SQLSTATE 25006),
+//!   in a transaction that is rolled back; validation works there and reports
+//!   [`ServerRole::Standby`](pycharter_core::ServerRole).
+//! - **Read replicas**: [`PostgresMetadataStore::builder`] with
+//!   [`PostgresBuilder::read_replicas`] builds core's
+//!   [`ReadReplicas`](pycharter_core::ReadReplicas) layer, with read-your-writes by WAL
+//!   position (`pg_current_wal_lsn()` after a write, `pg_last_wal_replay_lsn()` on the
+//!   standby).
+//! - **Migration lock**: `?migration_lock=advisory` (default) or `?migration_lock=table`
+//!   ([`LockStrategy`]) for Postgres-wire engines without advisory locks (see
+//!   `docs/distributed.md`).
 //!
 //! ## PgBouncer
 //!
@@ -64,14 +89,19 @@
 
 mod artifacts;
 mod catalog;
+mod connector;
 mod errors;
 mod executor;
+mod hosts;
 mod pool;
+mod replicas;
 pub mod sql;
 mod store;
 mod url;
 
-pub use executor::MIGRATION_LOCK_KEY;
+pub use executor::{LockStrategy, LOCK_TABLE, MIGRATION_LOCK_KEY};
+pub use hosts::TargetSessionAttrs;
+pub use replicas::{PostgresBuilder, ReplicatedBuilder};
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};
 
 /// The sqlx this crate is built with: queries of your own on [`PostgresMetadataStore::pool`]
@@ -79,6 +109,28 @@ pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};
 pub use sqlx;
 /// The pool of [`PostgresMetadataStore::pool`], [`initialize_schema`] and [`validate_schema`].
 pub use sqlx::PgPool;
+
+/// How long connecting to `url` may take at most with `connect_timeout`: libpq's rule,
+/// each host of a multi-host URL gets the whole timeout, plus one for the first operation
+/// on the selected host (a single host with `target_session_attrs` is checked, then used).
+/// A URL that does not parse gets one timeout (it fails at once).
+///
+/// ```
+/// use std::time::Duration;
+/// let second = Duration::from_secs(1);
+/// assert_eq!(pycharter_postgres::connect_budget("postgres://h/db", second), second);
+/// assert_eq!(pycharter_postgres::connect_budget("postgres://a,b/db", second), 3 * second);
+/// ```
+pub fn connect_budget(url: &str, connect_timeout: std::time::Duration) -> std::time::Duration {
+    let Ok(split) = hosts::split(url) else {
+        return connect_timeout;
+    };
+    if split.hosts.len() <= 1 && split.attrs == TargetSessionAttrs::Any {
+        return connect_timeout;
+    }
+    let attempts = split.hosts.len().max(1) + 1;
+    connect_timeout.saturating_mul(u32::try_from(attempts).unwrap_or(u32::MAX))
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The connection pool of a store and the first operation on it: how a healthy server costs
 //! one connection, and how an unhealthy one is diagnosed precisely within the connect timeout.
 
+use crate::connector::Connector;
 use crate::errors::ErrorContext;
 #[cfg(doc)]
 use pycharter_core::Error;
@@ -35,16 +36,29 @@ const PROBE_AFTER_FRACTION: u32 = 10;
 ///   dead; one that died within the last second makes its operation fail with a typed error
 ///   (`Unreachable`, also for a session the server terminated: SQLSTATE 57P01), and the
 ///   pool then drops it. [`IDLE_TIMEOUT`] and [`MAX_LIFETIME`] retire idle and old ones.
-/// - `acquire_timeout` is the connect timeout: it also bounds later (re)connects, which sqlx
-///   retries while refused.
+/// - `acquire_timeout` is the connect timeout (once per host of a multi-host URL): it also
+///   bounds later (re)connects, which sqlx retries while refused.
 /// - `connected` is set once the pool has opened a connection (see [`first_operation`]).
-pub(crate) fn pool_options(options: &ConnectOptions, connected: Arc<AtomicBool>) -> PgPoolOptions {
+/// - With a multi-host URL or `target_session_attrs` the `connector` steers the pool: a new
+///   connection is checked against `target_session_attrs`, and one opened before a switch
+///   of host is discarded.
+pub(crate) fn pool_options(
+    options: &ConnectOptions,
+    connected: Arc<AtomicBool>,
+    connector: Arc<Connector>,
+) -> PgPoolOptions {
+    let hosts = u32::try_from(connector.host_count()).unwrap_or(u32::MAX);
+    let before = Arc::clone(&connector);
     PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
-        .acquire_timeout(options.connect_timeout)
+        .acquire_timeout(options.connect_timeout.saturating_mul(hosts.max(1)))
         .test_before_acquire(false)
-        .before_acquire(|connection, meta| {
+        .before_acquire(move |connection, meta| {
+            let retired = before.is_retired(meta.age);
             Box::pin(async move {
+                if retired {
+                    return Ok(false);
+                }
                 if meta.idle_for >= PING_IF_IDLE_FOR {
                     connection.ping().await?;
                 }
@@ -53,9 +67,14 @@ pub(crate) fn pool_options(options: &ConnectOptions, connected: Arc<AtomicBool>)
         })
         .idle_timeout(IDLE_TIMEOUT)
         .max_lifetime(MAX_LIFETIME)
-        .after_connect(move |_, _| {
-            connected.store(true, Ordering::Release);
-            Box::pin(async { Ok(()) })
+        .after_connect(move |connection, _| {
+            let connector = Arc::clone(&connector);
+            let connected = Arc::clone(&connected);
+            Box::pin(async move {
+                connector.verify(connection).await?;
+                connected.store(true, Ordering::Release);
+                Ok(())
+            })
         })
 }
 

@@ -2,14 +2,18 @@
 //! [`pycharter_core::MetadataStore`] and [`SchemaManager`] behaviour is core's, over this
 //! crate's primitives (`artifacts`, `executor`).
 
+use crate::connector::{Candidate, Connector};
 use crate::errors::ErrorContext;
+use crate::executor::LockStrategy;
+use crate::hosts::TargetSessionAttrs;
 use crate::pool::{first_operation, pool_options};
 use crate::url::{self, Settings};
 use pycharter_core::{
     prepare_schema, spec, BundledMigration, ConnectOptions, InitializeOptions, MigrationReport,
     Result, SchemaGate, SchemaInfo, SchemaManager,
 };
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +63,10 @@ pub(crate) struct Inner {
     pub(crate) gate: SchemaGate,
     /// False when the URL sets `statement-cache-capacity=0`: use unnamed statements.
     pub(crate) persistent: bool,
+    /// Which host the pool connects to (multi-host URLs, `target_session_attrs`).
+    pub(crate) connector: Arc<Connector>,
+    /// How migration commands exclude each other.
+    pub(crate) lock: LockStrategy,
 }
 
 // Hand-written: the pool's connect options hold the password.
@@ -122,22 +130,38 @@ impl PostgresMetadataStore {
         migrations: Vec<BundledMigration>,
     ) -> Result<Self> {
         let Settings {
-            connect,
+            candidates,
+            attrs,
             errors,
             persistent,
             namespace,
+            lock,
         } = url::settings(url, &options)?;
+        let errors = Arc::new(errors);
+        let connector = Arc::new(Connector::new(candidates, attrs, Arc::clone(&errors)));
         let connected = Arc::new(AtomicBool::new(false));
-        let pool = pool_options(&options, Arc::clone(&connected)).connect_lazy_with(connect);
+        let pool = pool_options(&options, Arc::clone(&connected), Arc::clone(&connector))
+            .connect_lazy_with(connector.initial_options());
+        if connector.steers() {
+            // libpq's selection before the first connection: hosts in order, each attempt
+            // bounded by the connect timeout; the error names every host's reason.
+            if let Err(err) = connector.reselect(&pool).await {
+                pool.close().await;
+                return Err(err);
+            }
+            tracing::debug!(target: "pycharter::postgres", database = errors.target(), host = connector.current_label(), %attrs, "selected host");
+        }
         let store = PostgresMetadataStore {
             inner: Arc::new(Inner {
                 pool,
                 bundled: migrations.into(),
-                errors: Arc::new(errors),
+                errors,
                 namespace,
                 lock_timeout: options.lock_timeout,
                 gate: SchemaGate::new(),
                 persistent,
+                connector,
+                lock,
             }),
         };
         let schema_work = options.auto_initialize || options.validate_schema_on_connect;
@@ -147,8 +171,7 @@ impl PostgresMetadataStore {
             } else {
                 // prepare_schema has nothing to do: still make sure the database can be used
                 // (the connection goes back to the pool for the first operation).
-                let pool = store.pool();
-                pool.acquire().await.map_err(|e| store.errors().map(e))?;
+                store.acquire().await?;
                 Ok(None)
             }
         };
@@ -179,17 +202,27 @@ impl PostgresMetadataStore {
             options.get_port(),
             options.get_database().unwrap_or_default()
         );
-        let errors = ErrorContext::new(target, Vec::new(), pool.options().get_acquire_timeout())
-            .with_endpoint(&options);
+        let errors = Arc::new(
+            ErrorContext::new(target, Vec::new(), pool.options().get_acquire_timeout())
+                .with_endpoint(&options),
+        );
+        // The pool connects where it was told: nothing to steer.
+        let only = Candidate {
+            label: format!("{}:{}", options.get_host(), options.get_port()),
+            options: (*options).clone(),
+        };
+        let connector = Connector::new(vec![only], TargetSessionAttrs::Any, Arc::clone(&errors));
         PostgresMetadataStore {
             inner: Arc::new(Inner {
                 pool,
                 bundled: Self::migrations().into(),
-                errors: Arc::new(errors),
+                errors,
                 namespace: None,
                 lock_timeout: None,
                 gate: SchemaGate::new(),
                 persistent: true,
+                connector: Arc::new(connector),
+                lock: LockStrategy::default(),
             }),
         }
     }
@@ -229,6 +262,33 @@ impl PostgresMetadataStore {
 
     pub(crate) fn persistent(&self) -> bool {
         self.inner.persistent
+    }
+
+    /// A pooled connection to the selected host (see `connector`).
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<Postgres>> {
+        let inner = &self.inner;
+        match inner.connector.acquire(&inner.pool).await {
+            Ok(conn) => Ok(conn),
+            Err(err) => Err(self.fail(err)),
+        }
+    }
+
+    /// Maps a failed statement's error, and lets the connector know when the host failed us.
+    pub(crate) fn fail(&self, err: sqlx::Error) -> pycharter_core::Error {
+        let err = self.inner.errors.map(err);
+        self.inner.connector.observe(&err);
+        err
+    }
+
+    /// `host:port` of the server the pool connects to (of the URL's hosts, the one selected
+    /// by `target_session_attrs`).
+    pub fn connected_host(&self) -> &str {
+        self.inner.connector.current_label()
+    }
+
+    /// The migration lock strategy (`migration_lock=` in the URL; default advisory).
+    pub fn lock_strategy(&self) -> LockStrategy {
+        self.inner.lock
     }
 }
 

@@ -5,7 +5,10 @@
 //! let every SQL text stay constant (no identifier spliced into queries, one cached prepared
 //! statement per query). The namespace is then simply `current_schema()` on the server.
 
+use crate::connector::Candidate;
 use crate::errors::ErrorContext;
+use crate::executor::LockStrategy;
+use crate::hosts::{self, TargetSessionAttrs};
 use percent_encoding::percent_decode_str;
 use pycharter_core::{redact_url, ConnectOptions, Error, Result, UrlForms};
 use sqlx::postgres::PgConnectOptions;
@@ -20,8 +23,11 @@ const STATEMENT_CACHE_PARAM: &str = "statement-cache-capacity";
 
 /// Everything `connect` derives from its inputs.
 pub(crate) struct Settings {
-    /// sqlx options (they hold the password: never log or `Debug` them).
-    pub(crate) connect: PgConnectOptions,
+    /// One per host of the URL, in its order (they hold the password: never log or `Debug`
+    /// them); a URL without a host list has one.
+    pub(crate) candidates: Vec<Candidate>,
+    /// The URL's `target_session_attrs` (default `any`).
+    pub(crate) attrs: TargetSessionAttrs,
     /// Redacted target, secrets to scrub, connect timeout.
     pub(crate) errors: ErrorContext,
     /// False when the URL disables sqlx's statement cache: queries then use unnamed
@@ -29,6 +35,8 @@ pub(crate) struct Settings {
     pub(crate) persistent: bool,
     /// The validated namespace, if one was configured.
     pub(crate) namespace: Option<String>,
+    /// `migration_lock=advisory|table` (default advisory).
+    pub(crate) lock: LockStrategy,
 }
 
 /// Parses `url` and applies `options`; errors never contain the password.
@@ -39,6 +47,12 @@ pub(crate) fn settings(url: &str, options: &ConnectOptions) -> Result<Settings> 
         reason,
         accepted: UrlForms::Postgres,
     };
+    let split = hosts::split(url).map_err(invalid)?;
+    let lock = match &split.migration_lock {
+        Some(value) => value.parse().map_err(invalid)?,
+        None => LockStrategy::default(),
+    };
+    let url = split.single.as_str();
     let parsed = url::Url::parse(url).map_err(|e| invalid(e.to_string()))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
         return Err(invalid(format!(
@@ -89,11 +103,46 @@ pub(crate) fn settings(url: &str, options: &ConnectOptions) -> Result<Settings> 
     if !startup.is_empty() {
         connect = connect.options(startup);
     }
+    let candidates = if split.hosts.is_empty() {
+        let label = hosts::HostSpec {
+            host: connect.get_socket().map_or_else(
+                || connect.get_host().to_string(),
+                |socket| socket.display().to_string(),
+            ),
+            port: Some(connect.get_port()),
+        }
+        .label(connect.get_port());
+        vec![Candidate {
+            label,
+            options: connect,
+        }]
+    } else {
+        split
+            .hosts
+            .iter()
+            .map(|host| {
+                let mut options = if host.host.starts_with('/') {
+                    connect.clone().socket(&host.host)
+                } else {
+                    connect.clone().host(&host.host)
+                };
+                if let Some(port) = host.port {
+                    options = options.port(port);
+                }
+                Candidate {
+                    label: host.label(connect.get_port()),
+                    options,
+                }
+            })
+            .collect()
+    };
     Ok(Settings {
-        connect,
+        candidates,
+        attrs: split.attrs,
         errors,
         persistent,
         namespace,
+        lock,
     })
 }
 
@@ -137,11 +186,32 @@ mod tests {
         };
         let s = settings("postgres://u:pw@localhost/db", &options).unwrap();
         assert_eq!(
-            s.connect.get_options(),
+            s.candidates[0].options.get_options(),
             Some(r#"-c search_path="Tenant\ ""A""\ b" -c statement_timeout=1"#)
         );
         assert!(s.persistent);
         assert_eq!(s.errors.target(), "postgres://u:***@localhost/db");
+    }
+
+    #[test]
+    fn a_host_list_gives_one_candidate_per_host_with_the_shared_settings() {
+        let url = "postgres://u:pw@a:1,%2Ftmp%2Fs,[::1]:3/db?sslmode=disable&migration_lock=table\
+                   &target_session_attrs=standby";
+        let s = settings(url, &ConnectOptions::default()).unwrap();
+        let labels: Vec<&str> = s.candidates.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(labels, ["a:1", "/tmp/s:5432", "[::1]:3"]);
+        let first = &s.candidates[0].options;
+        assert_eq!((first.get_host(), first.get_port()), ("a", 1));
+        assert_eq!(first.get_database(), Some("db"));
+        assert!(s.candidates[1].options.get_socket().is_some());
+        assert_eq!(s.attrs, TargetSessionAttrs::Standby);
+        assert_eq!(s.lock, LockStrategy::Table);
+        assert_eq!(s.errors.target(), "postgres://u:***@a:1,%2Ftmp%2Fs,[::1]:3/db?sslmode=disable&migration_lock=table&target_session_attrs=standby");
+        let bad = settings(
+            "postgres://u:pw@h/db?migration_lock=gap",
+            &ConnectOptions::default(),
+        );
+        assert!(matches!(bad, Err(Error::InvalidUrl { .. })));
     }
 
     #[test]

@@ -169,3 +169,12 @@ impl BackendHarness for PostgresHarness {
 }
 
 pycharter_conformance::conformance_suite!(PostgresHarness);
+
+/// Core's read-replica layer over two handles of each database (a primary and a second
+/// store as its replica), under the same suite.
+mod through_read_replicas {
+    use super::PostgresHarness;
+    use pycharter_conformance::replicas::ReplicaHarness;
+
+    pycharter_conformance::conformance_suite!(ReplicaHarness(PostgresHarness));
+}

@@ -71,6 +71,7 @@ pub(crate) async fn snapshot(conn: &mut SqliteConnection, target: &str) -> Resul
         tables,
         indexes: parse_names(&indexes)?,
         applied,
+        ..CatalogSnapshot::default()
     })
 }
 

@@ -43,6 +43,10 @@ pub struct SqliteMetadataStore {
     _keep_alive: KeepAlive,
 }
 
+/// One database, no replication: a read after a write always sees it, so core's
+/// `ReadReplicas` layer has nothing to wait for.
+impl pycharter_core::Replicated for SqliteMetadataStore {}
+
 impl std::fmt::Debug for SqliteMetadataStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteMetadataStore")

@@ -194,7 +194,23 @@ impl BackendHarness for SqliteHarness {
     }
 }
 
-pycharter_conformance::conformance_suite!(SqliteHarness::new(), lacks: [
-    namespaces => "a database file has a single namespace; \
-                   ConnectOptions::namespace is ignored (with a warning)",
-]);
+/// The suite with what this backend lacks, for each harness below.
+macro_rules! suite {
+    ($harness:expr) => {
+        pycharter_conformance::conformance_suite!($harness, lacks: [
+            namespaces => "a database file has a single namespace; \
+                           ConnectOptions::namespace is ignored (with a warning)",
+        ]);
+    };
+}
+
+suite!(SqliteHarness::new());
+
+/// Core's read-replica layer over two handles of each file (a primary and a second store as
+/// its replica), under the same suite.
+mod through_read_replicas {
+    use super::SqliteHarness;
+    use pycharter_conformance::replicas::ReplicaHarness;
+
+    suite!(ReplicaHarness(SqliteHarness::new()));
+}

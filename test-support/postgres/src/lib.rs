@@ -36,6 +36,10 @@
 //! [`pgbouncer::PgBouncer`] puts a real PgBouncer in transaction pooling mode in front of
 //! that server (also run as a non-root user when the tests run as root).
 //!
+//! [`replication::ReplicaPair`] starts a primary and a streaming hot standby of their own
+//! (`pg_basebackup -R`), for the high-availability tests: tests stop, promote and pause it,
+//! so each gets its own pair.
+//!
 //! ## Modules
 //!
 //! Split by concern, one kind of server per module: this file is the public API of the
@@ -48,6 +52,7 @@
 mod cluster;
 mod external;
 pub mod pgbouncer;
+pub mod replication;
 mod system;
 #[cfg(test)]
 mod tests;
