@@ -44,7 +44,7 @@ use pycharter_core::{InitializeOptions, MigrationReport, Result, SchemaInfo, Sch
 use sqlx::SqlitePool;
 
 /// `(up, down)` SQL of each migration of [`pycharter_core::MIGRATIONS`], in order.
-const MIGRATION_SQL: [(&str, &str); 2] = [
+const MIGRATION_SQL: [(&str, &str); 3] = [
     (
         include_str!("../migrations/1.0.0.up.sql"),
         include_str!("../migrations/1.0.0.down.sql"),
@@ -52,6 +52,10 @@ const MIGRATION_SQL: [(&str, &str); 2] = [
     (
         include_str!("../migrations/1.1.0.up.sql"),
         include_str!("../migrations/1.1.0.down.sql"),
+    ),
+    (
+        include_str!("../migrations/1.2.0.up.sql"),
+        include_str!("../migrations/1.2.0.down.sql"),
     ),
 ];
 
