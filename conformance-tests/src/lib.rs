@@ -25,7 +25,7 @@
 #![warn(missing_docs)]
 
 use async_trait::async_trait;
-use pycharter_core::{ConnectOptions, MetadataStore, Result, SchemaManager};
+use pycharter_core::{BundledMigration, ConnectOptions, MetadataStore, Result, SchemaManager};
 
 pub mod attached;
 pub mod concurrency;
@@ -35,9 +35,11 @@ pub mod hostile;
 pub mod migrations;
 pub mod names;
 pub mod properties;
+pub mod rolling_upgrade;
 pub mod schema_states;
 pub mod store_semantics;
 mod support;
+pub mod wait_for_schema;
 
 /// The typed store/get method of a kind, chosen at run time (for suites and benches that
 /// loop over [`pycharter_core::ArtifactKind::ALL`]).
@@ -76,7 +78,7 @@ pub enum Damage<'a> {
 /// ```
 /// use async_trait::async_trait;
 /// use pycharter_conformance::{BackendHarness, Damage};
-/// use pycharter_core::{AppliedMigration, ConnectOptions, Result};
+/// use pycharter_core::{AppliedMigration, BundledMigration, ConnectOptions, Result};
 /// use pycharter_memory::MemoryMetadataStore;
 /// use std::{collections::HashMap, sync::Mutex};
 ///
@@ -101,6 +103,14 @@ pub enum Damage<'a> {
 ///     async fn open(&self, database: &str, options: ConnectOptions) -> Result<MemoryMetadataStore> {
 ///         self.db(database).reopen(options).await
 ///     }
+///     async fn open_with_migrations(
+///         &self,
+///         database: &str,
+///         options: ConnectOptions,
+///         migrations: Vec<BundledMigration>,
+///     ) -> Result<MemoryMetadataStore> {
+///         self.db(database).reopen_with_migrations(options, migrations).await
+///     }
 ///     async fn damage(&self, database: &str, damage: Damage<'_>) {
 ///         let db = self.db(database);
 ///         match damage {
@@ -113,6 +123,7 @@ pub enum Damage<'a> {
 ///                     checksum: checksum.into(),
 ///                     applied_at: chrono::Utc::now(),
 ///                     execution_ms: 0,
+///                     compatible_with: None,
 ///                 })
 ///                 .await
 ///             }
@@ -140,6 +151,18 @@ pub trait BackendHarness: Send + Sync {
     /// Opens `database` with `options` (this is the backend's `connect`). Opening the same
     /// locator twice gives two independent handles on one database.
     async fn open(&self, database: &str, options: ConnectOptions) -> Result<Self::Store>;
+
+    /// Opens `database` like [`BackendHarness::open`], as a build that ships `migrations`
+    /// instead of this one's (the backend's `connect_with_migrations`): an older or a newer
+    /// release on the same database, as during a rolling upgrade. The migrations' SQL is
+    /// the backend's to run (the cases write portable SQL; the in-memory backend reads a
+    /// migration's declared tables and indexes instead).
+    async fn open_with_migrations(
+        &self,
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<Self::Store>;
 
     /// Damages the database behind the library's back (raw SQL on real backends). Panics
     /// when the damage cannot be done: the case cannot run without it.
@@ -201,6 +224,12 @@ macro_rules! conformance_suite {
             properties::latest_is_the_semver_maximum,
             properties::documents_round_trip,
             properties::store_and_delete_agree_with_a_model,
+            rolling_upgrade::old_build_reads_and_writes_through_a_compatible_upgrade,
+            rolling_upgrade::breaking_migration_refuses_the_old_build_and_writes_nothing,
+            rolling_upgrade::new_build_downgraded_back_leaves_the_old_build_working,
+            wait_for_schema::connect_waits_until_the_schema_is_migrated,
+            wait_for_schema::connect_does_not_wait_for_a_damaged_schema,
+            wait_for_schema::connect_gives_up_at_the_deadline_saying_what_it_waited_for,
         }
     };
     (@emit names (); $($module:ident :: $case:ident),* $(,)?) => {
@@ -270,6 +299,8 @@ mod tests {
             ("connect", include_str!("connect.rs")),
             ("concurrency", include_str!("concurrency.rs")),
             ("properties", include_str!("properties.rs")),
+            ("rolling_upgrade", include_str!("rolling_upgrade.rs")),
+            ("wait_for_schema", include_str!("wait_for_schema.rs")),
         ];
         let mut defined = Vec::new();
         for (module, source) in modules {

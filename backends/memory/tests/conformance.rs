@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use pycharter_conformance::{BackendHarness, Damage};
-use pycharter_core::{AppliedMigration, ConnectOptions, Result};
+use pycharter_core::{AppliedMigration, BundledMigration, ConnectOptions, Result};
 use pycharter_memory::MemoryMetadataStore;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -41,6 +41,17 @@ impl BackendHarness for MemoryHarness {
         self.database(database).reopen(options).await
     }
 
+    async fn open_with_migrations(
+        &self,
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<Self::Store> {
+        self.database(database)
+            .reopen_with_migrations(options, migrations)
+            .await
+    }
+
     async fn damage(&self, database: &str, damage: Damage<'_>) {
         let db = self.database(database);
         let done = match damage {
@@ -53,6 +64,7 @@ impl BackendHarness for MemoryHarness {
                     checksum: checksum.to_string(),
                     applied_at: chrono::Utc::now(),
                     execution_ms: 0,
+                    compatible_with: None,
                 })
                 .await;
                 true

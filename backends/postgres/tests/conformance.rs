@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use pycharter_conformance::{BackendHarness, Damage};
-use pycharter_core::{ConnectOptions, Result};
+use pycharter_core::{BundledMigration, ConnectOptions, Result};
 use pycharter_postgres::PostgresMetadataStore;
 use pycharter_test_postgres::fresh_database;
 use sqlx::postgres::PgConnection;
@@ -26,6 +26,15 @@ impl BackendHarness for PostgresHarness {
 
     async fn open(&self, database: &str, options: ConnectOptions) -> Result<Self::Store> {
         PostgresMetadataStore::connect(database, options).await
+    }
+
+    async fn open_with_migrations(
+        &self,
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<Self::Store> {
+        PostgresMetadataStore::connect_with_migrations(database, options, migrations).await
     }
 
     async fn damage(&self, database: &str, damage: Damage<'_>) {

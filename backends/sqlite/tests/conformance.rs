@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
 use pycharter_conformance::{BackendHarness, Damage};
-use pycharter_core::{ConnectOptions, Result};
+use pycharter_core::{BundledMigration, ConnectOptions, Result};
 use pycharter_sqlite::SqliteMetadataStore;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
@@ -41,6 +41,15 @@ impl BackendHarness for SqliteHarness {
 
     async fn open(&self, database: &str, options: ConnectOptions) -> Result<SqliteMetadataStore> {
         SqliteMetadataStore::connect(database, options).await
+    }
+
+    async fn open_with_migrations(
+        &self,
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<SqliteMetadataStore> {
+        SqliteMetadataStore::connect_with_migrations(database, options, migrations).await
     }
 
     async fn damage(&self, database: &str, damage: Damage<'_>) {
