@@ -79,15 +79,18 @@ impl DatabaseUrl {
         redact_url(&self.raw)
     }
 
-    /// Connects to the backend, bounded by `options.connect_timeout`.
+    /// Connects to the backend, bounded by `options.connect_timeout` (plus
+    /// `options.wait_for_schema` when waiting for the schema).
     pub async fn open(&self, options: ConnectOptions) -> Result<Box<dyn SchemaManager>> {
         let timeout = options.connect_timeout;
+        let waiting = options.wait_for_schema.unwrap_or_default();
         tracing::info!(database = %self.redacted(), backend = ?self.kind, "connecting");
-        // The backends bound their own connection attempts; this outer bound (with a little
-        // slack so their more precise error wins) guarantees a deploy script never hangs
-        // here, whatever the backend does.
+        // The backends bound their own connection attempts (and core the waiting between
+        // them); this outer bound (with a little slack so their more precise error wins)
+        // guarantees a deploy script never hangs here, whatever the backend does.
         let connecting = self.connect(options);
-        match tokio::time::timeout(timeout + Duration::from_secs(2), connecting).await {
+        let bound = waiting + timeout + Duration::from_secs(2);
+        match tokio::time::timeout(bound, connecting).await {
             Ok(result) => result,
             Err(_) => Err(Error::ConnectTimeout {
                 target: self.redacted(),
