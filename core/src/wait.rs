@@ -79,7 +79,7 @@ where
         };
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            tracing::warn!(target: "pycharter::wait", attempts, waited_ms = limit.as_millis() as u64, error = %err, "gave up waiting for the schema");
+            tracing::info!(target: "pycharter::wait", attempts, waited_ms = limit.as_millis() as u64, error = %err, "gave up waiting for the schema");
             return Err(err);
         }
         tracing::info!(target: "pycharter::wait", attempts, error = %err, "waiting for the schema");
