@@ -62,6 +62,15 @@ fn each_source_wins_over_the_ones_after_it() {
     }
 }
 
+/// Where a blank URL comes from: arguments before the command's, arguments after it,
+/// environment variables, and what the refusal must say was blank.
+type Source<'a> = (
+    &'a [&'a str],
+    &'a [&'a str],
+    &'a [(&'a str, &'a str)],
+    &'a str,
+);
+
 #[test]
 fn an_empty_url_anywhere_is_exit_2_and_creates_nothing() {
     let later = sqlite_db();
@@ -73,8 +82,7 @@ fn an_empty_url_anywhere_is_exit_2_and_creates_nothing() {
         &["db", "current"],
         &["db", "history"],
     ];
-    // (arguments before the command's, variables, what is blank)
-    let sources: [(&[&str], &[&str], &[(&str, &str)], &str); 5] = [
+    let sources: [Source; 5] = [
         (&[], &[""], &[], "the URL argument is blank"),
         (
             &[],
