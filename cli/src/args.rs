@@ -10,19 +10,26 @@ use std::time::Duration;
 /// newcomer can run `pycharter db init` with no server at all.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://pycharter.db";
 
-/// The environment variable naming the database (clap reads it for `--database-url`).
+/// The environment variable naming the database, pycharter's own.
 pub const DATABASE_URL_ENV: &str = "PYCHARTER_DATABASE_URL";
+
+/// The environment variable most platforms, PyCharter's deploy recipe and sqlx-cli use;
+/// read after [`DATABASE_URL_ENV`].
+pub const GENERIC_DATABASE_URL_ENV: &str = "DATABASE_URL";
 
 const TOP_EXAMPLES: &str = "\
 Examples:
   pycharter db init                                  # SQLite file ./pycharter.db
   pycharter db check postgres://app:secret@db:5432/meta
-  PYCHARTER_DATABASE_URL=postgres://app@db/meta pycharter db upgrade
+  DATABASE_URL=postgres://app@db/meta pycharter db upgrade
+  pycharter db check --wait 300                      # readiness gate: wait for the migration
   pycharter completions bash > /etc/bash_completion.d/pycharter";
 
 const DB_EXAMPLES: &str = "\
-Database URL: the positional URL, else --database-url, else $PYCHARTER_DATABASE_URL,
-else sqlite://pycharter.db. Accepted forms: sqlite://PATH, sqlite::memory:,
+Database URL: the positional URL, else --database-url, else $PYCHARTER_DATABASE_URL, else
+$DATABASE_URL; sqlite://pycharter.db only when none of them is given (stderr then says so).
+A URL given but empty (\"\", or a variable set to nothing) is an error (exit 2): it
+touches nothing. Accepted forms: sqlite://PATH, sqlite::memory:,
 postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://), memory://.
 
 Exit codes: 0 ok; 1 invalid schema, failed check, refused or failed migration;
@@ -69,12 +76,20 @@ Examples:
   pycharter db history postgres://app:secret@db:5432/meta --json";
 
 const CHECK_EXAMPLES: &str = "\
-Exit codes: 0 valid, 1 invalid (the message names the fix), 2 cannot run.
+Exit codes: 0 valid (or newer and compatible with this binary), 1 invalid (the message
+names the fix), 2 cannot run.
+
+With --wait SECS: retries while the server is unreachable or the schema is not migrated
+yet (one attempt at a time, each bounded by --connect-timeout, pausing up to 1 s between
+them), and exits 0 as soon as it is usable; after SECS, the exit code of the last attempt,
+saying what it was still waiting for. A damaged schema or a newer incompatible one fails at
+once: waiting would not fix it.
 
 Examples:
   pycharter db check
   pycharter db check postgres://app:secret@db:5432/meta --json
-  pycharter db check sqlite://meta.db || pycharter db upgrade sqlite://meta.db";
+  pycharter db check sqlite://meta.db || pycharter db upgrade sqlite://meta.db
+  pycharter db check --wait 300 \"$DATABASE_URL\"          # readiness gate of an app pod";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -98,16 +113,11 @@ pub struct Cli {
 /// Options accepted anywhere on the command line.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Database URL, used when no positional URL is given.
-    // `hide_env_values`: clap would otherwise print the variable's value, password
-    // included, in `--help`.
-    #[arg(
-        long,
-        global = true,
-        env = DATABASE_URL_ENV,
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// Database URL, used when no positional URL is given (then $PYCHARTER_DATABASE_URL,
+    /// then $DATABASE_URL).
+    // Not clap's `env`: clap treats an empty variable as absent, and an empty URL must be
+    // refused, not replaced by the default database (`commands::resolve_database`).
+    #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
     /// Give up connecting after SECS seconds.
@@ -167,18 +177,30 @@ pub enum DbCommand {
     History(TargetArgs),
     /// Validate the schema against this binary.
     #[command(after_help = CHECK_EXAMPLES)]
-    Check(TargetArgs),
+    Check(CheckArgs),
 }
 
 /// The database and the output format, common to every `db` subcommand.
 #[derive(Debug, Args)]
 pub struct TargetArgs {
-    /// Database URL (overrides --database-url and $PYCHARTER_DATABASE_URL).
+    /// Database URL (overrides --database-url, $PYCHARTER_DATABASE_URL and $DATABASE_URL).
     #[arg(value_name = "URL")]
     pub url: Option<String>,
     /// Print one JSON document on stdout (errors too, as {"error", "kind"}).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `pycharter db check`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Database and output format.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Wait up to SECS seconds for the schema to become usable (server reachable, schema
+    /// migrated), then exit 0; exit as without --wait when it does not.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub wait: Option<Duration>,
 }
 
 /// `pycharter db init`
@@ -233,7 +255,8 @@ impl DbCommand {
             DbCommand::Init(a) => &a.target,
             DbCommand::Upgrade(a) => &a.target,
             DbCommand::Downgrade(a) => &a.target,
-            DbCommand::Current(t) | DbCommand::History(t) | DbCommand::Check(t) => t,
+            DbCommand::Check(a) => &a.target,
+            DbCommand::Current(t) | DbCommand::History(t) => t,
         }
     }
 }
@@ -322,6 +345,20 @@ mod tests {
                 "{command}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn check_wait_takes_seconds() {
+        let cli = Cli::try_parse_from(["pycharter", "db", "check", "--wait", "2.5"]).unwrap();
+        let Command::Db {
+            command: DbCommand::Check(args),
+        } = cli.command
+        else {
+            panic!("parsed {cli:?}");
+        };
+        assert_eq!(args.wait, Some(Duration::from_millis(2500)));
+        assert!(Cli::try_parse_from(["pycharter", "db", "check", "--wait", "soon"]).is_err());
+        assert!(Cli::try_parse_from(["pycharter", "db", "current", "--wait", "1"]).is_err());
     }
 
     #[test]

@@ -82,19 +82,23 @@ impl DatabaseUrl {
         redact_url(&self.raw)
     }
 
-    /// Connects to the backend, bounded by `options.connect_timeout`.
+    /// Connects to the backend, bounded by `options.connect_timeout` (plus
+    /// `options.wait_for_schema` when waiting for the schema).
     pub async fn open(&self, options: ConnectOptions) -> Result<Box<dyn SchemaManager>> {
         let timeout = options.connect_timeout;
+        let waiting = options.wait_for_schema.unwrap_or_default();
         tracing::info!(database = %self.redacted(), backend = ?self.kind, "connecting");
-        // The backends bound their own connection attempts; this outer bound (with a little
-        // slack so their more precise error wins) guarantees a deploy script never hangs
-        // here, whatever the backend does. A multi-host Postgres URL may try each host.
+        // The backends bound their own connection attempts (and core the waiting between
+        // them); this outer bound (with a little slack so their more precise error wins)
+        // guarantees a deploy script never hangs here, whatever the backend does. A
+        // multi-host Postgres URL may try each host.
         let budget = match self.kind {
             BackendKind::Postgres => pycharter_postgres::connect_budget(&self.raw, timeout),
             BackendKind::Sqlite | BackendKind::Memory => timeout,
         };
         let connecting = self.connect(options);
-        match tokio::time::timeout(budget + Duration::from_secs(2), connecting).await {
+        let bound = waiting + budget + Duration::from_secs(2);
+        match tokio::time::timeout(bound, connecting).await {
             Ok(result) => result,
             Err(_) => Err(Error::ConnectTimeout {
                 target: self.redacted(),

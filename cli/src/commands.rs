@@ -2,16 +2,21 @@
 //! turn the result into an [`Outcome`] (text and exit code). No printing here.
 
 use crate::args::{
-    Cli, Command, DbCommand, DowngradeArgs, GlobalArgs, InitArgs, UpgradeArgs, DEFAULT_DATABASE_URL,
+    Cli, Command, DbCommand, DowngradeArgs, GlobalArgs, InitArgs, UpgradeArgs,
+    DEFAULT_DATABASE_URL, GENERIC_DATABASE_URL_ENV,
 };
 use crate::backend::{self, DatabaseUrl};
+use crate::database::{resolve_database, Database, Environment, Source};
 use crate::failure::{self, EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK};
 use crate::output::{self, BundledStatus};
 use clap::CommandFactory;
+use pycharter_core::wait::waiting_may_fix;
 use pycharter_core::{
     ConnectOptions, DowngradeOptions, Error, InitializeOptions, MigrationReport, SchemaManager,
     ServerRole, UpgradeOptions,
 };
+use serde_json::json;
+use std::time::Duration;
 
 /// What a command produced: text for stdout and stderr, and the exit code.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -92,14 +97,31 @@ async fn db(command: &DbCommand, global: &GlobalArgs) -> Outcome {
         quiet: global.quiet,
     };
     let lists_bundled = matches!(command, DbCommand::History(_));
+    let environment = Environment::read();
+    let mut note = String::new();
     let raw = match resolve_database(
         target.url.as_deref(),
         global.database_url.as_deref(),
+        &environment,
         lists_bundled,
     ) {
         Database::Url(raw) => raw,
+        Database::Default => {
+            if !global.quiet {
+                note = format!("using the default database {DEFAULT_DATABASE_URL}\n");
+            }
+            DEFAULT_DATABASE_URL
+        }
         Database::Bundled => return bundled_history(format),
+        Database::Empty(source) => return empty_url(format, source),
     };
+    let mut outcome = run_on(command, global, format, raw).await;
+    outcome.stderr.insert_str(0, &note);
+    outcome
+}
+
+/// Runs `command` on the database at `raw`.
+async fn run_on(command: &DbCommand, global: &GlobalArgs, format: Format, raw: &str) -> Outcome {
     let url = match DatabaseUrl::parse(raw) {
         Ok(url) => url,
         Err(err) => return format.failure(&err, EXIT_CANNOT_RUN),
@@ -115,6 +137,11 @@ async fn db(command: &DbCommand, global: &GlobalArgs) -> Outcome {
         max_connections: 2,
         ..ConnectOptions::default()
     };
+    if let DbCommand::Check(args) = command {
+        if let Some(wait) = args.wait {
+            return check_waiting(format, &url, options, wait).await;
+        }
+    }
     let manager = match url.open(options).await {
         // Whatever stops the database from opening means the command could not run.
         Err(err) => return format.failure(&err, EXIT_CANNOT_RUN),
@@ -132,33 +159,20 @@ async fn db(command: &DbCommand, global: &GlobalArgs) -> Outcome {
     }
 }
 
-/// What a `db` command works on.
-#[derive(Debug, PartialEq, Eq)]
-enum Database<'a> {
-    /// This URL (named by the user, or the default file).
-    Url(&'a str),
-    /// No database: the migrations bundled in this binary.
-    Bundled,
-}
-
-/// Picks the database from the command line and the environment, by precedence: the
-/// positional URL, else `flag_or_env` — `--database-url`, which clap fills from
-/// `$PYCHARTER_DATABASE_URL` when the flag is absent — else [`DEFAULT_DATABASE_URL`]. A blank
-/// value counts as absent.
-///
-/// `lists_bundled` is set for `history`: with nothing named it shows what this binary ships
-/// (documented in its `--help`) and must not create ./pycharter.db as a side effect.
-fn resolve_database<'a>(
-    positional: Option<&'a str>,
-    flag_or_env: Option<&'a str>,
-    lists_bundled: bool,
-) -> Database<'a> {
-    // An empty value (e.g. `PYCHARTER_DATABASE_URL=` in a CI file) means "not set".
-    let given = |value: Option<&'a str>| value.filter(|url| !url.trim().is_empty());
-    match given(positional).or_else(|| given(flag_or_env)) {
-        Some(url) => Database::Url(url),
-        None if lists_bundled => Database::Bundled,
-        None => Database::Url(DEFAULT_DATABASE_URL),
+/// The refusal of a blank URL: exit 2, nothing opened or created.
+fn empty_url(format: Format, source: Source) -> Outcome {
+    let message = format!(
+        "the database URL is empty (is ${GENERIC_DATABASE_URL_ENV} set?): {} — pass a database URL such as postgres://USER:PASSWORD@HOST:PORT/DATABASE or sqlite://PATH",
+        source.describe()
+    );
+    Outcome {
+        stdout: if format.json {
+            output::to_json(&json!({"error": message, "kind": "empty_url"}))
+        } else {
+            String::new()
+        },
+        stderr: format!("error: {message}\n"),
+        code: EXIT_CANNOT_RUN,
     }
 }
 
@@ -280,6 +294,51 @@ async fn check(format: Format, manager: &dyn SchemaManager) -> Outcome {
     }
 }
 
+/// `check --wait`: core's waiting connect (`wait_for_schema`, validating on connect), then
+/// the same report as `check`. At the deadline, or at once for what waiting cannot fix, the
+/// exit code is `check`'s for that state (1 for a schema not usable, 2 for a server not
+/// reachable), and stderr says what it was still waiting for.
+async fn check_waiting(
+    format: Format,
+    url: &DatabaseUrl,
+    options: ConnectOptions,
+    wait: Duration,
+) -> Outcome {
+    let waiting = ConnectOptions {
+        validate_schema_on_connect: true,
+        wait_for_schema: Some(wait),
+        ..options.clone()
+    };
+    let err = match url.open(waiting).await {
+        Ok(manager) => return check(format, manager.as_ref()).await,
+        Err(err) => err,
+    };
+    let gave_up = waiting_may_fix(&err).then(|| {
+        format!(
+            "error: gave up after waiting {}s for the schema: {err}\n",
+            wait.as_secs_f64()
+        )
+    });
+    let mut outcome = if err.is_schema_state() {
+        // The schema's verdict, printed as `check` prints it, from a connection that
+        // judges nothing.
+        match url.open(options).await {
+            Ok(manager) => check(format, manager.as_ref()).await,
+            Err(other) => return format.failure(&other, EXIT_CANNOT_RUN),
+        }
+    } else {
+        format.failure(&err, EXIT_CANNOT_RUN)
+    };
+    if let Some(gave_up) = gave_up {
+        if err.is_schema_state() {
+            outcome.stderr.insert_str(0, &gave_up);
+        } else {
+            outcome.stderr = gave_up;
+        }
+    }
+    outcome
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,58 +348,18 @@ mod tests {
         Cli::try_parse_from(std::iter::once("pycharter").chain(args.iter().copied())).unwrap()
     }
 
-    const POS: &str = "sqlite://positional.db";
-    const ENV: &str = "sqlite://flag-or-env.db";
-
-    #[test]
-    fn nothing_named_is_the_sqlite_file_in_the_working_directory() {
-        assert_eq!(
-            resolve_database(None, None, false),
-            Database::Url("sqlite://pycharter.db")
+    #[tokio::test]
+    async fn empty_url_exits_2_with_the_hint_and_json_kind() {
+        let out = run(&parse(&["db", "check", "", "--json"])).await;
+        assert_eq!(out.code, EXIT_CANNOT_RUN);
+        assert!(
+            out.stderr
+                .starts_with("error: the database URL is empty (is $DATABASE_URL set?)"),
+            "{}",
+            out.stderr
         );
-    }
-
-    #[test]
-    fn positional_url_wins_over_flag_and_environment() {
-        for lists_bundled in [false, true] {
-            assert_eq!(
-                resolve_database(Some(POS), Some(ENV), lists_bundled),
-                Database::Url(POS)
-            );
-            assert_eq!(
-                resolve_database(Some(POS), None, lists_bundled),
-                Database::Url(POS)
-            );
-        }
-    }
-
-    #[test]
-    fn flag_or_environment_is_used_without_a_positional_url() {
-        for lists_bundled in [false, true] {
-            assert_eq!(
-                resolve_database(None, Some(ENV), lists_bundled),
-                Database::Url(ENV)
-            );
-        }
-    }
-
-    #[test]
-    fn blank_values_count_as_not_set() {
-        // `PYCHARTER_DATABASE_URL=` in a CI file, or an empty positional from a script.
-        assert_eq!(
-            resolve_database(Some(""), Some(ENV), false),
-            Database::Url(ENV)
-        );
-        assert_eq!(
-            resolve_database(Some("  "), Some(" "), false),
-            Database::Url(DEFAULT_DATABASE_URL)
-        );
-        assert_eq!(resolve_database(None, Some(""), true), Database::Bundled);
-    }
-
-    #[test]
-    fn history_with_nothing_named_lists_the_bundled_migrations() {
-        assert_eq!(resolve_database(None, None, true), Database::Bundled);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(value["kind"], "empty_url");
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 mod args;
 mod backend;
 mod commands;
+mod database;
 mod failure;
 mod logging;
 mod output;

@@ -154,6 +154,8 @@ pub struct BundledStatus {
     pub checksum: String,
     /// Always null: there is no recorded checksum to compare.
     pub checksum_ok: Option<bool>,
+    /// The oldest layout whose binaries keep working with it applied, as declared.
+    pub compatible_with: Option<String>,
 }
 
 impl From<&BundledMigration> for BundledStatus {
@@ -166,6 +168,7 @@ impl From<&BundledMigration> for BundledStatus {
             execution_ms: None,
             checksum: m.checksum.clone(),
             checksum_ok: None,
+            compatible_with: Some(m.compatible_with.to_string()),
         }
     }
 }
@@ -262,12 +265,12 @@ mod tests {
             "sqlite://t.db",
             &plan,
             false,
-            &[12, 3],
+            &[12, 3, 1],
         ));
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines.len(), 4, "{text}");
         assert!(
-            lines[0].contains("initialized, base → 1.1.0 (applied 2 migrations)"),
+            lines[0].contains("initialized, base → 1.2.0 (applied 3 migrations)"),
             "{text}"
         );
         assert_eq!(
@@ -290,12 +293,13 @@ mod tests {
         let info = SchemaInfo {
             valid: false,
             state: pycharter_core::SchemaState::MissingTables,
-            version: Some("1.1.0".into()),
-            expected_version: "1.1.0".into(),
+            version: Some("1.2.0".into()),
+            expected_version: "1.2.0".into(),
             missing_tables: vec!["ownership".into()],
             missing_indexes: vec!["idx_ownership_schema_id".into()],
             pending: vec![],
             drifted: vec![],
+            incompatible: None,
             database: "sqlite://t.db".into(),
             server_role: pycharter_core::ServerRole::Primary,
             message: "Missing tables: ownership — run: pycharter db init sqlite://t.db --force"
@@ -325,6 +329,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_str(&to_json(&status)).unwrap();
         assert_eq!(value["state"], "bundled");
         assert_eq!(value["version"], "1.0.0");
+        assert_eq!(value["compatible_with"], "1.0.0");
         assert!(value["applied_at"].is_null());
     }
 

@@ -1,6 +1,6 @@
 //! Command-line parsing with clap's errors made safe: redacted, and as JSON under `--json`.
 
-use crate::args::{Cli, DATABASE_URL_ENV};
+use crate::args::{Cli, DATABASE_URL_ENV, GENERIC_DATABASE_URL_ENV};
 use crate::backend::safe_display;
 use crate::failure::EXIT_CANNOT_RUN;
 use crate::output::to_json;
@@ -44,12 +44,13 @@ fn report(err: &clap::Error, raw: &[String]) -> u8 {
     code
 }
 
-/// Arguments (and the URL variable) that would print differently once redacted: clap may
+/// Arguments (and the URL variables) that would print differently once redacted: clap may
 /// echo any of them, e.g. `unexpected argument 'postgres://u:pw@h/db'`.
 fn secrets(raw: &[String]) -> Vec<(String, String)> {
     raw.iter()
         .cloned()
         .chain(std::env::var(DATABASE_URL_ENV).ok())
+        .chain(std::env::var(GENERIC_DATABASE_URL_ENV).ok())
         .filter_map(|arg| {
             let shown = safe_display(&arg);
             (shown != arg).then_some((arg, shown))

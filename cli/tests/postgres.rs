@@ -24,7 +24,7 @@ fn lifecycle_init_check_current_history_downgrade_upgrade() {
     let out = run(&["db", "init", url]);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("initialized, base → 1.1.0"),
+        stdout(&out).contains("initialized, base → 1.2.0"),
         "{}",
         stdout(&out)
     );
@@ -35,12 +35,12 @@ fn lifecycle_init_check_current_history_downgrade_upgrade() {
     );
     let out = run(&["db", "init", url]);
     assert_code(&out, 0);
-    assert!(stdout(&out).contains("is already at 1.1.0, nothing to do"));
+    assert!(stdout(&out).contains("is already at 1.2.0, nothing to do"));
 
     let info = json(&run(&["db", "check", url, "--json"]));
     assert_eq!(info["valid"], true);
-    assert_eq!(info["version"], "1.1.0");
-    assert_eq!(stdout(&run(&["db", "current", url])), "1.1.0\n");
+    assert_eq!(info["version"], "1.2.0");
+    assert_eq!(stdout(&run(&["db", "current", url])), "1.2.0\n");
 
     let history = json(&run(&["db", "history", url, "--json"]));
     let states: Vec<&str> = history
@@ -49,7 +49,7 @@ fn lifecycle_init_check_current_history_downgrade_upgrade() {
         .iter()
         .filter_map(|e| e["state"].as_str())
         .collect();
-    assert_eq!(states, ["applied", "applied"]);
+    assert_eq!(states, ["applied", "applied", "applied"]);
 
     assert_code(&run(&["db", "downgrade", url, "--to", "1.0.0"]), 0);
     let out = run(&["db", "check", url]);

@@ -13,7 +13,7 @@ fn valid_database_exits_0() {
     assert_eq!(
         stdout(&out),
         format!(
-            "Schema is valid: {} is at 1.1.0, as this build expects\n",
+            "Schema is valid: {} is at 1.2.0, as this build expects\n",
             db.url
         )
     );
@@ -27,8 +27,8 @@ fn valid_database_json() {
     let info = json(&out);
     assert_eq!(info["valid"], true);
     assert_eq!(info["state"], "valid");
-    assert_eq!(info["version"], "1.1.0");
-    assert_eq!(info["expected_version"], "1.1.0");
+    assert_eq!(info["version"], "1.2.0");
+    assert_eq!(info["expected_version"], "1.2.0");
     assert_eq!(info["pending"], serde_json::json!([]));
     assert_eq!(info["missing_tables"], serde_json::json!([]));
     assert!(info["message"].as_str().expect("message").contains("valid"));
@@ -50,7 +50,7 @@ fn uninitialized_database_exits_1_and_names_init() {
     assert_eq!(info["valid"], false);
     assert_eq!(info["state"], "uninitialized");
     assert!(info["version"].is_null());
-    assert_eq!(info["expected_version"], "1.1.0");
+    assert_eq!(info["expected_version"], "1.2.0");
     assert_eq!(info["pending"], serde_json::json!(VERSIONS));
     assert!(info["message"]
         .as_str()
@@ -76,8 +76,8 @@ fn older_database_exits_1_and_names_upgrade() {
     assert_eq!(info["valid"], false);
     assert_eq!(info["state"], "outdated");
     assert_eq!(info["version"], "1.0.0");
-    assert_eq!(info["expected_version"], "1.1.0");
-    assert_eq!(info["pending"], serde_json::json!(["1.1.0"]));
+    assert_eq!(info["expected_version"], "1.2.0");
+    assert_eq!(info["pending"], serde_json::json!(["1.1.0", "1.2.0"]));
     assert!(info["message"]
         .as_str()
         .expect("message")
@@ -101,7 +101,7 @@ fn damaged_database_exits_1_and_names_the_table_and_force() {
     assert_eq!(info["valid"], false);
     assert_eq!(info["state"], "missing_tables");
     assert_eq!(info["missing_tables"], serde_json::json!(["ownership"]));
-    assert_eq!(info["version"], "1.1.0");
+    assert_eq!(info["version"], "1.2.0");
     let message = info["message"].as_str().expect("message");
     assert!(
         message.contains("ownership") && message.contains("--force"),

@@ -13,7 +13,7 @@ fn fresh_init_creates_the_file_and_reports_each_step() {
     let text = stdout(&out);
     assert!(
         text.starts_with(&format!(
-            "{}: initialized, base → 1.1.0 (applied 2 migrations)\n",
+            "{}: initialized, base → 1.2.0 (applied 3 migrations)\n",
             db.url
         )),
         "{text}"
@@ -23,6 +23,7 @@ fn fresh_init_creates_the_file_and_reports_each_step() {
         "{text}"
     );
     assert!(text.contains("\n  applied 1.1.0  "), "{text}");
+    assert!(text.contains("\n  applied 1.2.0  "), "{text}");
     assert!(text.contains(" ms)\n"), "durations are shown: {text}");
     assert!(db.path.exists());
     assert_code(&run(&["db", "check", &db.url]), 0);
@@ -35,7 +36,7 @@ fn second_init_has_nothing_to_do() {
     assert_code(&out, 0);
     assert_eq!(
         stdout(&out),
-        format!("{} is already at 1.1.0, nothing to do\n", db.url)
+        format!("{} is already at 1.2.0, nothing to do\n", db.url)
     );
     assert_one_row_per_migration(sqlite_versions(&db.path), &sqlite_migrations());
 }
@@ -49,10 +50,10 @@ fn init_json_is_the_migration_report() {
     assert_eq!(report["action"], "init");
     assert_eq!(report["database"], db.url.as_str());
     assert!(report["from"].is_null());
-    assert_eq!(report["to"], "1.1.0");
+    assert_eq!(report["to"], "1.2.0");
     assert_eq!(report["dry_run"], false);
     let steps = report["steps"].as_array().expect("steps");
-    assert_eq!(steps.len(), 2);
+    assert_eq!(steps.len(), 3);
     assert_eq!(steps[0]["version"], "1.0.0");
     assert_eq!(steps[0]["direction"], "up");
     assert!(steps[0]["duration_ms"].is_u64());
@@ -140,7 +141,7 @@ fn without_url_the_default_is_pycharter_db_in_the_working_directory() {
         .expect("run");
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("sqlite://pycharter.db: initialized, base → 1.1.0"),
+        stdout(&out).contains("sqlite://pycharter.db: initialized, base → 1.2.0"),
         "{}",
         stdout(&out)
     );

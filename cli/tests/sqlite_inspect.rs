@@ -10,7 +10,7 @@ fn current_prints_the_version() {
     let db = initialized_sqlite_db();
     let out = run(&["db", "current", &db.url]);
     assert_code(&out, 0);
-    assert_eq!(stdout(&out), "1.1.0\n");
+    assert_eq!(stdout(&out), "1.2.0\n");
 }
 
 #[test]
@@ -20,7 +20,7 @@ fn current_json() {
     assert_code(&out, 0);
     let current = json(&out);
     assert_eq!(current["database"], db.url.as_str());
-    assert_eq!(current["version"], "1.1.0");
+    assert_eq!(current["version"], "1.2.0");
     assert!(current["applied_at"].as_str().expect("applied_at").len() >= 10);
 }
 
@@ -56,7 +56,7 @@ fn history_table_of_an_initialized_database() {
     assert_code(&out, 0);
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines.len(), 1 + VERSIONS.len(), "{text}");
     for header in [
         "VERSION",
         "DESCRIPTION",
@@ -82,14 +82,19 @@ fn history_json_marks_pending_after_a_downgrade() {
     assert_code(&out, 0);
     let history = json(&out);
     let entries = history.as_array().expect("array");
-    assert_eq!(entries.len(), 2);
+    assert_eq!(entries.len(), VERSIONS.len());
     assert_eq!(entries[0]["version"], "1.0.0");
     assert_eq!(entries[0]["state"], "applied");
     assert_eq!(entries[0]["checksum_ok"], true);
     assert!(entries[0]["applied_at"].is_string());
-    assert_eq!(entries[1]["version"], "1.1.0");
-    assert_eq!(entries[1]["state"], "pending");
-    assert!(entries[1]["checksum_ok"].is_null());
+    for (entry, version) in entries[1..].iter().zip(&VERSIONS[1..]) {
+        assert_eq!(entry["version"], *version);
+        assert_eq!(entry["state"], "pending");
+        assert!(entry["checksum_ok"].is_null());
+    }
+    // Every entry says which layouts keep working once it is applied, recorded or not.
+    assert_eq!(entries[0]["compatible_with"], "1.0.0");
+    assert_eq!(entries[2]["compatible_with"], "1.1.0");
 }
 
 #[test]

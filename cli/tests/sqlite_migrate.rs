@@ -21,7 +21,7 @@ fn upgrade_to_an_intermediate_version_then_to_the_newest() {
     let out = run(&["db", "upgrade", &db.url]);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("upgraded, 1.0.0 → 1.1.0"),
+        stdout(&out).contains("upgraded, 1.0.0 → 1.2.0 (applied 2 migrations)"),
         "{}",
         stdout(&out)
     );
@@ -50,7 +50,7 @@ fn upgrade_to_a_version_this_build_does_not_ship_exits_1() {
     assert_code(&out, 1);
     let err = stderr(&out);
     assert!(err.starts_with("error: Cannot upgrade to 9.9.9"), "{err}");
-    assert!(err.contains("1.0.0, 1.1.0"), "{err}");
+    assert!(err.contains("1.0.0, 1.1.0, 1.2.0"), "{err}");
 }
 
 #[test]
@@ -115,10 +115,14 @@ fn downgrade_to_base_with_allow_data_loss_drops_everything() {
     ]);
     assert_code(&out, 0);
     let text = stdout(&out);
-    assert!(text.contains("downgraded, 1.1.0 → base"), "{text}");
+    assert!(text.contains("downgraded, 1.2.0 → base"), "{text}");
+    let reverted_1_2 = text.find("  reverted 1.2.0  ").expect("1.2.0 reverted");
     let reverted_1_1 = text.find("  reverted 1.1.0  ").expect("1.1.0 reverted");
     let reverted_1_0 = text.find("  reverted 1.0.0  ").expect("1.0.0 reverted");
-    assert!(reverted_1_1 < reverted_1_0, "newest first: {text}");
+    assert!(
+        reverted_1_2 < reverted_1_1 && reverted_1_1 < reverted_1_0,
+        "newest first: {text}"
+    );
     assert!(!sqlite_table_exists(&db.path, "schemas"));
     assert_code(&run(&["db", "check", &db.url]), 1);
     // And back again.

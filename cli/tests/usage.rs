@@ -142,7 +142,7 @@ fn memory_backend_initializes_in_process() {
     let out = run(&["db", "init", "memory://"]);
     assert_code(&out, 0);
     assert!(
-        stdout(&out).contains("  applied 1.1.0  "),
+        stdout(&out).contains("  applied 1.2.0  "),
         "{}",
         stdout(&out)
     );
@@ -153,7 +153,7 @@ fn verbose_logs_go_to_stderr_and_keep_stdout_json() {
     let db = sqlite_db();
     let out = run(&["-vv", "db", "init", &db.url, "--json"]);
     assert_code(&out, 0);
-    assert_eq!(json(&out)["to"], "1.1.0");
+    assert_eq!(json(&out)["to"], "1.2.0");
     assert!(stderr(&out).contains("connecting"), "{}", stderr(&out));
     assert!(
         !stderr(&out).contains('\u{1b}'),

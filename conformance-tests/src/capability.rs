@@ -26,11 +26,10 @@ pub enum Capability {
     /// [`ConnectOptions::namespace`](pycharter_core::ConnectOptions::namespace) selects an
     /// independent schema inside one database (a Postgres schema per tenant).
     Namespaces,
-    /// An existing database can be opened with a migration list other than this build's
-    /// (another pycharter build's, or a broken one), as `connect_with_migrations` does:
-    /// [`BackendHarness::open_with_migrations`](crate::BackendHarness::open_with_migrations)
-    /// and [`BackendHarness::failing_migration`](crate::BackendHarness::failing_migration).
-    CustomMigrations,
+    /// A migration step can fail halfway (its SQL errors after a first statement took
+    /// effect), so the rollback of a failed step can be observed:
+    /// [`BackendHarness::failing_migration`](crate::BackendHarness::failing_migration).
+    FailingMigrations,
 }
 
 impl Capability {
@@ -38,7 +37,7 @@ impl Capability {
     pub const ALL: [Capability; 3] = [
         Capability::SeparateProcesses,
         Capability::Namespaces,
-        Capability::CustomMigrations,
+        Capability::FailingMigrations,
     ];
 
     /// The name used in `conformance_suite!(…, lacks: [name => "why"])`.
@@ -46,7 +45,7 @@ impl Capability {
         match self {
             Capability::SeparateProcesses => "separate_processes",
             Capability::Namespaces => "namespaces",
-            Capability::CustomMigrations => "custom_migrations",
+            Capability::FailingMigrations => "failing_migrations",
         }
     }
 
@@ -109,8 +108,8 @@ pub mod names {
     pub const separate_processes: Capability = Capability::SeparateProcesses;
     /// [`Capability::Namespaces`].
     pub const namespaces: Capability = Capability::Namespaces;
-    /// [`Capability::CustomMigrations`].
-    pub const custom_migrations: Capability = Capability::CustomMigrations;
+    /// [`Capability::FailingMigrations`].
+    pub const failing_migrations: Capability = Capability::FailingMigrations;
 }
 
 #[cfg(test)]
@@ -121,7 +120,7 @@ mod tests {
     fn every_capability_has_the_name_the_macro_spells() {
         assert_eq!(names::separate_processes.name(), "separate_processes");
         assert_eq!(names::namespaces.name(), "namespaces");
-        assert_eq!(names::custom_migrations.name(), "custom_migrations");
+        assert_eq!(names::failing_migrations.name(), "failing_migrations");
         for capability in Capability::ALL {
             assert_eq!(Capability::from_name(capability.name()), Some(capability));
         }

@@ -1,4 +1,4 @@
-//! A migration that fails halfway (capability `custom_migrations`): its transaction is
+//! A migration that fails halfway (capability `failing_migrations`): its transaction is
 //! rolled back whole, so the database stays at its previous version with none of the failed
 //! step's objects, and the good migrations then apply.
 

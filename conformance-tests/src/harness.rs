@@ -74,23 +74,23 @@ pub trait BackendHarness: Send + Sync {
     /// reach the lock), and returns once the lock is held.
     async fn hold_migration_lock(&self, database: &str) -> HeldLock;
 
-    /// Opens `database` migrated with `migrations` instead of this build's (the backend's
-    /// `connect_with_migrations`). Capability
-    /// [`custom_migrations`](Capability::CustomMigrations); by default unsupported.
+    /// Opens `database` like [`BackendHarness::open`], as a build that ships `migrations`
+    /// instead of this one's (the backend's `connect_with_migrations`): an older or a newer
+    /// release on the same database, as during a rolling upgrade. The migrations' SQL is
+    /// the backend's to run (the cases write portable SQL; the in-memory backend reads a
+    /// migration's declared tables and indexes instead).
     async fn open_with_migrations(
         &self,
-        _database: &str,
-        _options: ConnectOptions,
-        _migrations: Vec<BundledMigration>,
-    ) -> Result<Self::Store> {
-        unsupported(Capability::CustomMigrations)
-    }
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<Self::Store>;
 
     /// A migration at `version`, in this backend's SQL, whose first statement creates table
     /// `table` and whose second fails. Capability
-    /// [`custom_migrations`](Capability::CustomMigrations); by default unsupported.
+    /// [`failing_migrations`](Capability::FailingMigrations); by default unsupported.
     fn failing_migration(&self, _version: &str, _table: &str) -> FailingMigration {
-        unsupported(Capability::CustomMigrations)
+        unsupported(Capability::FailingMigrations)
     }
 }
 

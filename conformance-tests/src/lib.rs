@@ -18,7 +18,7 @@
 //! ```
 //! use async_trait::async_trait;
 //! use pycharter_conformance::{BackendHarness, Damage, HeldLock};
-//! use pycharter_core::{AppliedMigration, ArtifactKind, ConnectOptions, Result};
+//! use pycharter_core::{AppliedMigration, ArtifactKind, BundledMigration, ConnectOptions, Result};
 //! use pycharter_memory::MemoryMetadataStore;
 //! use std::collections::{BTreeSet, HashMap};
 //! use std::sync::Mutex;
@@ -45,6 +45,14 @@
 //!     async fn open(&self, database: &str, options: ConnectOptions) -> Result<MemoryMetadataStore> {
 //!         self.db(database).reopen(options).await
 //!     }
+//!     async fn open_with_migrations(
+//!         &self,
+//!         database: &str,
+//!         options: ConnectOptions,
+//!         migrations: Vec<BundledMigration>,
+//!     ) -> Result<MemoryMetadataStore> {
+//!         self.db(database).reopen_with_migrations(options, migrations).await
+//!     }
 //!     async fn damage(&self, database: &str, damage: Damage<'_>) {
 //!         let db = self.db(database);
 //!         let done = match damage {
@@ -57,6 +65,7 @@
 //!                     checksum: checksum.into(),
 //!                     applied_at: chrono::Utc::now(),
 //!                     execution_ms: 0,
+//!                     compatible_with: None,
 //!                 })
 //!                 .await;
 //!                 true
@@ -90,7 +99,7 @@
 //! pycharter_conformance::conformance_suite!(MemoryHarness::default(), lacks: [
 //!     separate_processes => "the database lives in this process's memory",
 //!     namespaces => "one simulated database is one namespace",
-//!     custom_migrations => "a simulated database runs only the migrations it was created with",
+//!     failing_migrations => "a simulated database runs no SQL, so no step can fail",
 //! ]);
 //!
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -129,6 +138,7 @@
 
 mod capability;
 mod harness;
+mod replicas;
 mod support;
 
 pub mod attached;
@@ -145,12 +155,14 @@ pub mod names;
 pub mod namespaces;
 pub mod processes;
 pub mod properties;
-pub mod replicas;
+pub mod rolling_upgrade;
 pub mod schema_states;
 pub mod store_semantics;
 pub mod versions;
+pub mod wait_for_schema;
 
 pub use capability::{check_declared_lacks, Capability, Lack};
+pub use replicas::ReplicaHarness;
 pub use harness::{BackendHarness, Damage, FailingMigration, HeldLock, LockSignal};
 /// The typed store/get method of a kind, chosen at run time (for suites and benches that
 /// loop over [`pycharter_core::ArtifactKind::ALL`]).
@@ -225,8 +237,8 @@ macro_rules! conformance_suite {
             migrations::downgrade_to_base_refuses_data_loss,
             migrations::dry_runs_change_nothing,
             migrations::history_marks_applied_and_pending,
-            failed_migrations::failing_upgrade_leaves_the_previous_version_and_a_rerun_succeeds [custom_migrations],
-            failed_migrations::failing_first_initialize_leaves_an_empty_database [custom_migrations],
+            failed_migrations::failing_upgrade_leaves_the_previous_version_and_a_rerun_succeeds [failing_migrations],
+            failed_migrations::failing_first_initialize_leaves_an_empty_database [failing_migrations],
             connect::connect_defaults_initialize_and_validate,
             connect::connect_validate_without_auto_initialize_fails_on_empty_database,
             connect::connect_without_either_option_creates_nothing,
@@ -243,6 +255,12 @@ macro_rules! conformance_suite {
             properties::latest_is_the_semver_maximum,
             properties::documents_round_trip,
             properties::store_and_delete_agree_with_a_model,
+            rolling_upgrade::old_build_reads_and_writes_through_a_compatible_upgrade,
+            rolling_upgrade::breaking_migration_refuses_the_old_build_and_writes_nothing,
+            rolling_upgrade::new_build_downgraded_back_leaves_the_old_build_working,
+            wait_for_schema::connect_waits_until_the_schema_is_migrated,
+            wait_for_schema::connect_does_not_wait_for_a_damaged_schema,
+            wait_for_schema::connect_gives_up_at_the_deadline_saying_what_it_waited_for,
         }
     };
     (@emit cases (); $($module:ident :: $case:ident $([$needs:ident])?),* $(,)?) => {

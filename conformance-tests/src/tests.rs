@@ -20,9 +20,11 @@ const MODULES: &[(&str, &str)] = &[
     ("namespaces", include_str!("namespaces.rs")),
     ("processes", include_str!("processes.rs")),
     ("properties", include_str!("properties.rs")),
+    ("rolling_upgrade", include_str!("rolling_upgrade.rs")),
     ("schema_states", include_str!("schema_states.rs")),
     ("store_semantics", include_str!("store_semantics.rs")),
     ("versions", include_str!("versions.rs")),
+    ("wait_for_schema", include_str!("wait_for_schema.rs")),
 ];
 
 /// Adding a `pub async fn` case without listing it in the macro fails here.

@@ -18,6 +18,11 @@ pub struct AppliedMigration {
     pub applied_at: DateTime<Utc>,
     /// How long applying it took, in milliseconds.
     pub execution_ms: i64,
+    /// The oldest layout whose binaries keep working with it applied, as recorded (None for
+    /// rows written before the version table had the column, i.e. before 1.2.0: core then
+    /// takes it from the bundled migration of that version).
+    #[serde(default)]
+    pub compatible_with: Option<String>,
 }
 
 impl AppliedMigration {
@@ -90,7 +95,7 @@ impl ServerRole {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::AppliedMigration;
-    use crate::spec::BundledMigration;
+    use crate::spec::{records_compatibility, BundledMigration};
 
     /// The row the migration driver records when it applies `m`.
     pub(crate) fn recorded(m: &BundledMigration) -> AppliedMigration {
@@ -100,6 +105,8 @@ pub(crate) mod fixtures {
             checksum: m.checksum.clone(),
             applied_at: chrono::Utc::now(),
             execution_ms: 0,
+            compatible_with: records_compatibility(&m.version)
+                .then(|| m.compatible_with.to_string()),
         }
     }
 

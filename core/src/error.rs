@@ -39,15 +39,19 @@ pub enum Error {
         /// Redacted database URL.
         target: String,
     },
-    /// The database was migrated by a newer pycharter build; this build refuses to write.
+    /// The database was migrated by a newer pycharter build with a migration that does not
+    /// keep this build working; this build refuses to write.
     #[error(
-        "Schema version mismatch: database is at {found}, newer than this build ({expected}); writes are refused — use a pycharter release that ships {found}, or with it run: pycharter db downgrade {target} --to {expected}"
+        "Schema version mismatch: database is at {found}, newer than this build ({expected}), and migration {incompatible} does not keep {expected} working; writes are refused — use a pycharter release that ships {found}, or with it run: pycharter db downgrade {target} --to {expected}"
     )]
     SchemaNewer {
         /// Version recorded in the database.
         found: String,
         /// Version this build expects.
         expected: String,
+        /// The first migration above this build that does not declare it keeps this build
+        /// working.
+        incompatible: String,
         /// Redacted database URL.
         target: String,
     },

@@ -40,7 +40,8 @@ impl SchemaGate {
     /// Records a validation result (backends call this after `validate`/`initialize`).
     pub fn record(&self, info: &SchemaInfo) {
         let state = match info.state {
-            SchemaState::Valid => VALID,
+            // Ahead and compatible: this build reads and writes as on its own layout.
+            SchemaState::Valid | SchemaState::NewerCompatible => VALID,
             SchemaState::Newer => READ_ONLY,
             _ => UNKNOWN,
         };
@@ -104,7 +105,7 @@ mod tests {
     fn info(state: SchemaState) -> SchemaInfo {
         let mut info = validate_catalog(&CatalogSnapshot::default(), &bundle_logical("m"), "m://");
         info.state = state;
-        info.valid = state == SchemaState::Valid;
+        info.valid = matches!(state, SchemaState::Valid | SchemaState::NewerCompatible);
         info
     }
 
@@ -147,6 +148,21 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::SchemaNewer { .. }));
+    }
+
+    #[tokio::test]
+    async fn newer_compatible_schema_admits_reads_and_writes_and_is_cached() {
+        let gate = SchemaGate::new();
+        let calls = AtomicUsize::new(0);
+        for write in [true, false, true] {
+            gate.ensure(write, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Ok(info(SchemaState::NewerCompatible))
+            })
+            .await
+            .expect("a compatible newer schema admits reads and writes");
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

@@ -36,6 +36,7 @@ pub mod store;
 pub mod typed;
 pub mod validate;
 pub mod version;
+pub mod wait;
 
 pub use artifact::{
     ArtifactId, ArtifactKind, ArtifactRecord, InsertOutcome, NewArtifact, VersionSelector,
@@ -51,12 +52,14 @@ pub use redact::redact_url;
 pub use replica::{ReadReplicas, ReplicaStats, Replicated, ReplicationPosition};
 pub use report::{MigrationReport, MigrationState, MigrationStatus, StepReport};
 pub use spec::{
-    BundledMigration, Index, IndexSpec, MigrationSpec, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,
+    BundledMigration, Index, IndexSpec, MigrationSpec, COMPATIBILITY_RECORDED_SINCE, MIGRATIONS,
+    SCHEMA_VERSION, VERSION_TABLE,
 };
 pub use store::{prepare_schema, MetadataStore, SchemaManager};
 pub use typed::{IntoSelector, IntoVersion, MetadataStoreExt};
 pub use validate::{SchemaInfo, SchemaState};
 pub use version::ContractVersion;
+pub use wait::connect_with_wait;
 
 #[cfg(feature = "mock")]
 pub use store::{MockMetadataStore, MockSchemaManager};

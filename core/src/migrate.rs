@@ -55,13 +55,26 @@ pub async fn validate(exec: &(impl MigrationExecutor + ?Sized)) -> Result<Schema
     Ok(validate_catalog(&snapshot, exec.bundled(), exec.target()))
 }
 
-/// `current()`: the highest recorded migration by semver.
+/// `current()`: the highest recorded migration by semver; a row recorded before the version
+/// table had its `compatible_with` column gets the compatibility its bundled migration
+/// declares.
 pub async fn current(exec: &(impl MigrationExecutor + ?Sized)) -> Result<Option<AppliedMigration>> {
     let snapshot = exec.snapshot().await?;
-    Ok(snapshot
+    let current = snapshot
         .applied
         .into_iter()
-        .max_by_key(AppliedMigration::parsed_version))
+        .max_by_key(AppliedMigration::parsed_version);
+    Ok(current.map(|mut row| {
+        if row.compatible_with.is_none() {
+            let version = row.parsed_version();
+            row.compatible_with = exec
+                .bundled()
+                .iter()
+                .find(|m| Some(&m.version) == version.as_ref())
+                .map(|m| m.compatible_with.to_string());
+        }
+        row
+    }))
 }
 
 /// `history()`: see [`migration_history`].

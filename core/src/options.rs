@@ -31,6 +31,15 @@ pub struct ConnectOptions {
     pub namespace: Option<String>,
     /// Pool size.
     pub max_connections: u32,
+    /// Keep trying to connect for up to this long while the server is unreachable or the
+    /// schema is not migrated yet (uninitialized, older, or the migration lock held by a
+    /// deployer): an application pod started before its migration Job finished waits
+    /// instead of crash-looping. Attempts are one at a time, each bounded by
+    /// `connect_timeout`, with a growing pause between them (see [`crate::wait`]). What
+    /// waiting cannot fix (a damaged schema, a newer incompatible one, a wrong password)
+    /// fails at once. At the deadline, the last attempt's error is returned. None: one
+    /// attempt.
+    pub wait_for_schema: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -43,6 +52,7 @@ impl Default for ConnectOptions {
             lock_timeout: None,
             namespace: None,
             max_connections: 10,
+            wait_for_schema: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::catalog::{AppliedMigration, CatalogSnapshot};
 use crate::error::{Error, Result};
+use crate::spec::records_compatibility;
 pub use crate::spec::BundledMigration;
 use crate::version::semver_reason;
 use semver::Version;
@@ -40,6 +41,10 @@ pub struct PlanStep {
     /// (`Down`) the version exactly as the version table records it (a hand-edited row may
     /// carry whitespace): backends remove that row by exact match.
     pub recorded_as: Option<String>,
+    /// (`Up`) the compatibility to record with the row, in the `compatible_with` column;
+    /// None for migrations before [`crate::spec::COMPATIBILITY_RECORDED_SINCE`], whose
+    /// version table has no such column yet (backends then leave it out of the insert).
+    pub compatible_with: Option<Version>,
 }
 
 /// What a migration command will do.
@@ -115,6 +120,22 @@ pub(crate) struct History<'a> {
     pub unknown_older: Vec<String>,
     /// Recorded versions whose checksum differs from the bundled one.
     pub drifted: Vec<String>,
+    /// Of [`History::unknown_newer`], the lowest version that does not keep this build
+    /// working: it records no compatibility, or one above this build's newest migration.
+    /// Also set (to the lowest newer version) when a migration of this build is missing
+    /// under newer ones: core cannot vouch for such a history.
+    pub incompatible: Option<String>,
+}
+
+/// How a database migrated beyond this build relates to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ahead {
+    /// Nothing recorded above this build's newest migration.
+    No,
+    /// Every migration above this build keeps it working (`SchemaState::NewerCompatible`).
+    Compatible,
+    /// This migration (the first one) does not keep it working (`SchemaState::Newer`).
+    Incompatible(String),
 }
 
 impl<'a> History<'a> {
@@ -127,7 +148,9 @@ impl<'a> History<'a> {
             unknown_newer: Vec::new(),
             unknown_older: Vec::new(),
             drifted: Vec::new(),
+            incompatible: None,
         };
+        let mut newer: Vec<(Version, bool)> = Vec::new();
         for row in applied {
             let Some(version) = row.parsed_version() else {
                 history.unknown_older.push(row.version.clone());
@@ -137,7 +160,8 @@ impl<'a> History<'a> {
                 Some(m) if m.checksum != row.checksum => history.drifted.push(row.version.clone()),
                 Some(_) => {}
                 None if Some(&version) > newest_bundled => {
-                    history.unknown_newer.push(row.version.clone())
+                    history.unknown_newer.push(row.version.clone());
+                    newer.push((version.clone(), keeps_working(row, newest_bundled)));
                 }
                 None => history.unknown_older.push(row.version.clone()),
             }
@@ -156,27 +180,67 @@ impl<'a> History<'a> {
                 history.pending.push(m);
             }
         }
+        newer.sort();
+        history.incompatible = newer
+            .iter()
+            .find(|(_, keeps)| !keeps)
+            .or_else(|| newer.first().filter(|_| !history.pending.is_empty()))
+            .map(|(version, _)| version.to_string());
         history
     }
 
-    /// Refuses to plan on a history core cannot vouch for.
-    fn ensure_plannable(&self, target: &str, bundled: &[BundledMigration]) -> Result<()> {
+    /// Whether the database is ahead of this build, and if so whether compatibly.
+    pub(crate) fn ahead(&self) -> Ahead {
+        match (&self.incompatible, self.unknown_newer.is_empty()) {
+            (_, true) => Ahead::No,
+            (Some(first), false) => Ahead::Incompatible(first.clone()),
+            (None, false) => Ahead::Compatible,
+        }
+    }
+
+    /// Refuses to plan on a history core cannot vouch for. A database ahead of this build
+    /// and compatible with it is plannable only when `compatible_ok` (upgrade and repair
+    /// touch nothing a newer build created; a downgrade would have to revert it).
+    fn ensure_plannable(
+        &self,
+        target: &str,
+        bundled: &[BundledMigration],
+        compatible_ok: bool,
+    ) -> Result<()> {
         if let Some(version) = self.unknown_older.first() {
             return Err(Error::UnknownMigration {
                 version: version.clone(),
                 target: target.into(),
             });
         }
-        if let Some(found) = self
-            .unknown_newer
-            .iter()
-            .max_by_key(|v| Version::parse(v).ok())
-        {
-            return Err(Error::SchemaNewer {
-                found: found.clone(),
-                expected: newest(bundled),
-                target: target.into(),
-            });
+        let found = || {
+            self.found
+                .as_ref()
+                .map_or_else(|| "none".to_string(), ToString::to_string)
+        };
+        match self.ahead() {
+            Ahead::No => {}
+            Ahead::Compatible if compatible_ok => {}
+            Ahead::Compatible => {
+                return Err(Error::InvalidRequest {
+                    action: "downgrade".into(),
+                    reason: format!(
+                        "the database is at {}, newer than this build ({}); only a build that ships {} can revert its migrations",
+                        found(),
+                        newest(bundled),
+                        found()
+                    ),
+                    target: target.into(),
+                })
+            }
+            Ahead::Incompatible(incompatible) => {
+                return Err(Error::SchemaNewer {
+                    found: found(),
+                    expected: newest(bundled),
+                    incompatible,
+                    target: target.into(),
+                })
+            }
         }
         if !self.drifted.is_empty() {
             return Err(Error::ChecksumDrift {
@@ -186,6 +250,16 @@ impl<'a> History<'a> {
         }
         Ok(())
     }
+}
+
+/// Whether a recorded row keeps the binaries of layout `build` working: its recorded
+/// compatibility is a version at or below `build`.
+fn keeps_working(row: &AppliedMigration, build: Option<&Version>) -> bool {
+    let declared = row
+        .compatible_with
+        .as_deref()
+        .and_then(|v| Version::parse(v.trim()).ok());
+    matches!((declared, build), (Some(declared), Some(build)) if declared <= *build)
 }
 
 fn newest(bundled: &[BundledMigration]) -> String {
@@ -212,13 +286,16 @@ fn up_step(m: &BundledMigration) -> PlanStep {
         checksum: m.checksum.clone(),
         drops_tables: Vec::new(),
         recorded_as: None,
+        compatible_with: records_compatibility(&m.version).then(|| m.compatible_with.clone()),
     }
 }
 
 /// Plans `upgrade` to `to` (default: the newest bundled migration).
 ///
-/// Refuses a database newer than this build, with unknown or drifted migrations, a target
-/// this build does not ship, or a target below the current version (that is a downgrade).
+/// A database ahead of this build and compatible with it plans nothing (an upgrade never
+/// goes down). Refuses a database ahead of this build and not compatible with it, unknown or
+/// drifted migrations, a target this build does not ship, or a target below the current
+/// version (that is a downgrade).
 ///
 /// ```
 /// use pycharter_core::{plan::plan_upgrade, spec};
@@ -233,7 +310,16 @@ pub fn plan_upgrade(
     target: &str,
 ) -> Result<MigrationPlan> {
     let history = History::analyze(bundled, applied);
-    history.ensure_plannable(target, bundled)?;
+    history.ensure_plannable(target, bundled, true)?;
+    if history.ahead() == Ahead::Compatible && to.is_none() {
+        // Ahead of this build and compatible with it: nothing to apply, and an upgrade
+        // never goes down.
+        return Ok(MigrationPlan {
+            from: history.found.clone(),
+            to: history.found,
+            steps: Vec::new(),
+        });
+    }
     let to = match to {
         None => bundled.last().map(|m| m.version.clone()),
         Some(v) if bundled.iter().any(|m| &m.version == v) => Some(v.clone()),
@@ -276,7 +362,7 @@ pub fn plan_downgrade(
     target: &str,
 ) -> Result<MigrationPlan> {
     let history = History::analyze(bundled, applied);
-    history.ensure_plannable(target, bundled)?;
+    history.ensure_plannable(target, bundled, false)?;
     let keep = match to {
         DowngradeTarget::Base => None,
         DowngradeTarget::Version(v) if bundled.iter().any(|m| &m.version == v) => Some(v.clone()),
@@ -320,6 +406,7 @@ pub fn plan_downgrade(
                 .iter()
                 .find(|row| row.parsed_version().as_ref() == Some(&m.version))
                 .map(|row| row.version.clone()),
+            compatible_with: None,
         })
         .collect();
     Ok(MigrationPlan {
@@ -364,7 +451,7 @@ pub fn plan_repair(
     target: &str,
 ) -> Result<MigrationPlan> {
     let history = History::analyze(bundled, &snapshot.applied);
-    history.ensure_plannable(target, bundled)?;
+    history.ensure_plannable(target, bundled, true)?;
     let steps = history
         .applied_known
         .iter()

@@ -39,6 +39,11 @@ pub struct MigrationStatus {
     pub checksum: String,
     /// Whether the recorded checksum equals the bundled one (None when pending or unknown).
     pub checksum_ok: Option<bool>,
+    /// The oldest layout whose binaries keep working with it applied: as recorded, else
+    /// (rows from before the version table had the column, and pending migrations) as
+    /// the bundled migration declares it; None for an unknown migration that records none.
+    #[serde(default)]
+    pub compatible_with: Option<String>,
 }
 
 /// Bundled migrations marked applied/pending/drifted, followed by unknown recorded ones.
@@ -68,6 +73,9 @@ pub fn migration_history(
                 execution_ms: row.map(|r| r.execution_ms),
                 checksum: m.checksum.clone(),
                 checksum_ok,
+                compatible_with: row
+                    .and_then(|r| r.compatible_with.clone())
+                    .or_else(|| Some(m.compatible_with.to_string())),
             }
         })
         .collect();
@@ -86,6 +94,7 @@ pub fn migration_history(
                 execution_ms: Some(r.execution_ms),
                 checksum: r.checksum.clone(),
                 checksum_ok: None,
+                compatible_with: r.compatible_with.clone(),
             }),
     );
     out
@@ -227,8 +236,16 @@ mod tests {
             vec![
                 MigrationState::Drifted,
                 MigrationState::Pending,
+                MigrationState::Pending,
                 MigrationState::Unknown
             ]
+        );
+        // Compatibility: recorded where the row has it, else the bundled declaration;
+        // an unknown row without one has none.
+        let declared: Vec<Option<&str>> = h.iter().map(|s| s.compatible_with.as_deref()).collect();
+        assert_eq!(
+            declared,
+            vec![Some("1.0.0"), Some("1.0.0"), Some("1.1.0"), None]
         );
     }
 
@@ -239,10 +256,10 @@ mod tests {
         let done = MigrationReport::new("init", T, &plan, false, &[1, 2]);
         assert_eq!(
             done.message,
-            "memory://: initialized, base → 1.1.0 (applied 2 migrations)"
+            "memory://: initialized, base → 1.2.0 (applied 3 migrations)"
         );
         let dry = MigrationReport::new("init", T, &plan, true, &[]);
-        assert_eq!(dry.message, "Dry run, nothing changed: init of memory:// would go base → 1.1.0 (apply 2 migrations)");
+        assert_eq!(dry.message, "Dry run, nothing changed: init of memory:// would go base → 1.2.0 (apply 3 migrations)");
         assert!(dry.steps.iter().all(|s| s.sql.is_some()));
     }
 }

@@ -12,7 +12,12 @@ use sha2::{Digest, Sha256};
 pub const VERSION_TABLE: &str = "pycharter_schema_version";
 
 /// The database layout version this build expects: the last entry of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: &str = "1.1.0";
+pub const SCHEMA_VERSION: &str = "1.2.0";
+
+/// The first layout whose version table records each migration's `compatible_with`
+/// (migration 1.2.0 adds the column). Rows of earlier migrations hold no value: core reads
+/// their compatibility from the bundled migrations.
+pub const COMPATIBILITY_RECORDED_SINCE: &str = "1.2.0";
 
 /// One migration of the logical layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +30,12 @@ pub struct MigrationSpec {
     pub tables: &'static [&'static str],
     /// Indexes it creates (dropped again by its downgrade), each with its table.
     pub indexes: &'static [IndexSpec],
+    /// The oldest layout whose binaries keep working once this migration is applied.
+    /// Additive (a new table, index or nullable column): the previous layout. Breaking (a
+    /// drop, a rename, a new NOT NULL column without default, a changed meaning): this very
+    /// version, and then its major version is higher than the previous migration's (semver;
+    /// enforced by a unit test over [`MIGRATIONS`]).
+    pub compatible_with: &'static str,
 }
 
 /// An index of the logical layout and the table it is on.
@@ -79,12 +90,21 @@ pub const MIGRATIONS: &[MigrationSpec] = &[
             index("idx_ownership_schema_id", "ownership"),
             index("idx_governance_rules_schema_id", "governance_rules"),
         ],
+        compatible_with: "1.0.0",
     },
     MigrationSpec {
         version: "1.1.0",
         description: "Index (name, version_sort_key) so the latest version is an index lookup",
         tables: &[],
         indexes: &[index("idx_schemas_name_sort_key", "schemas")],
+        compatible_with: "1.0.0",
+    },
+    MigrationSpec {
+        version: "1.2.0",
+        description: "Record in the version table the oldest layout each migration keeps working",
+        tables: &[],
+        indexes: &[],
+        compatible_with: "1.1.0",
     },
 ];
 
@@ -109,35 +129,42 @@ pub struct BundledMigration {
     pub down_sql: String,
     /// Hex SHA-256 of `up_sql`, recorded when applied and compared on validation.
     pub checksum: String,
+    /// The oldest layout whose binaries keep working once it is applied (see
+    /// [`MigrationSpec::compatible_with`]); recorded in the version table from
+    /// [`COMPATIBILITY_RECORDED_SINCE`] on, so that older binaries can read it.
+    pub compatible_with: Version,
 }
 
 impl BundledMigration {
     /// Pairs a logical spec with a backend's SQL.
     pub fn new(spec: &MigrationSpec, up_sql: &str, down_sql: &str) -> Result<Self> {
-        let mut migration = Self::custom(spec.version, spec.description)?;
+        let mut migration = Self::custom(spec.version, spec.description)?
+            .with_compatibility(spec.compatible_with)?;
         migration.tables = spec.tables.iter().map(|t| t.to_string()).collect();
         migration.indexes = spec.indexes.iter().map(Index::from).collect();
         Ok(migration.with_sql(up_sql, down_sql))
     }
 
     /// A migration outside [`MIGRATIONS`], built step by step (tests use this to build
-    /// failing, slow or newer layouts). It starts with no tables, no indexes and empty SQL.
+    /// failing, slow or newer layouts). It starts with no tables, no indexes, empty SQL,
+    /// and declared breaking (compatible with itself only) until
+    /// [`BundledMigration::with_compatibility`] says otherwise.
     ///
     /// ```
     /// use pycharter_core::BundledMigration;
     /// let future = BundledMigration::custom("9.0.0", "a table from the future")?
+    ///     .with_compatibility("1.2.0")?
     ///     .with_table("future")
     ///     .with_index("idx_future_id", "future")
     ///     .with_sql("CREATE TABLE IF NOT EXISTS future (id INTEGER);", "DROP TABLE IF EXISTS future;");
     /// assert_eq!(future.indexes[0].table, "future");
+    /// assert_eq!(future.compatible_with.to_string(), "1.2.0");
     /// # Ok::<(), pycharter_core::Error>(())
     /// ```
     pub fn custom(version: &str, description: &str) -> Result<Self> {
-        let parsed = Version::parse(version).map_err(|e| Error::InvalidVersion {
-            input: version.to_string(),
-            reason: semver_reason(version, &e),
-        })?;
+        let parsed = parse_version(version)?;
         Ok(BundledMigration {
+            compatible_with: parsed.clone(),
             version: parsed,
             description: description.to_string(),
             tables: Vec::new(),
@@ -146,6 +173,30 @@ impl BundledMigration {
             down_sql: String::new(),
             checksum: checksum(""),
         })
+    }
+
+    /// Declares the oldest layout whose binaries keep working once this migration is
+    /// applied: the previous layout for an additive change, the migration's own version
+    /// for a breaking one. A version above the migration's own is refused.
+    pub fn with_compatibility(mut self, oldest_working_layout: &str) -> Result<Self> {
+        let compatible_with = parse_version(oldest_working_layout)?;
+        if compatible_with > self.version {
+            return Err(Error::InvalidVersion {
+                input: oldest_working_layout.to_string(),
+                reason: format!(
+                    "migration {} cannot keep a later layout working; use {} or earlier",
+                    self.version, self.version
+                ),
+            });
+        }
+        self.compatible_with = compatible_with;
+        Ok(self)
+    }
+
+    /// True when the binaries of layout `build` (the newest migration they ship) keep
+    /// working with this migration applied.
+    pub fn keeps_working(&self, build: &Version) -> bool {
+        self.compatible_with <= *build
     }
 
     /// Declares a table this migration creates.
@@ -175,6 +226,83 @@ impl BundledMigration {
     pub fn index_names(&self) -> impl Iterator<Item = &str> {
         self.indexes.iter().map(|i| i.name.as_str())
     }
+}
+
+fn parse_version(version: &str) -> Result<Version> {
+    Version::parse(version).map_err(|e| Error::InvalidVersion {
+        input: version.to_string(),
+        reason: semver_reason(version, &e),
+    })
+}
+
+/// Checks the compatibility declarations of an ordered migration list against semver: each
+/// migration keeps working at most the layouts from the last breaking migration on, and a
+/// breaking migration (compatible with itself only) bumps the major version.
+///
+/// ```
+/// use pycharter_core::{spec, BundledMigration};
+/// let mut list = spec::bundle_logical("m");
+/// assert!(spec::check_semver_rule(&list).is_ok());
+/// list.push(BundledMigration::custom("1.9.0", "drops a column: breaking, so 2.0.0")?);
+/// assert!(spec::check_semver_rule(&list).is_err());
+/// # Ok::<(), pycharter_core::Error>(())
+/// ```
+pub fn check_semver_rule(migrations: &[BundledMigration]) -> Result<()> {
+    let broken = |m: &BundledMigration, reason: String| Error::InvalidVersion {
+        input: m.version.to_string(),
+        reason,
+    };
+    let mut last_breaking: Option<&Version> = None;
+    let mut previous: Option<&BundledMigration> = None;
+    for m in migrations {
+        if m.compatible_with > m.version {
+            return Err(broken(
+                m,
+                format!(
+                    "declares compatibility with a later layout ({})",
+                    m.compatible_with
+                ),
+            ));
+        }
+        let breaking = m.compatible_with == m.version;
+        if breaking {
+            if let Some(previous) = previous {
+                if m.version.major <= previous.version.major {
+                    return Err(broken(m, format!(
+                        "is breaking (compatible with itself only) but keeps the major version of {}; a breaking migration must be {}.0.0 or later",
+                        previous.version, previous.version.major + 1
+                    )));
+                }
+            }
+            last_breaking = Some(&m.version);
+        } else {
+            if !migrations
+                .iter()
+                .any(|earlier| earlier.version == m.compatible_with && earlier.version < m.version)
+            {
+                return Err(broken(m, format!("declares compatibility with {}, which is not an earlier layout of this list", m.compatible_with)));
+            }
+            if last_breaking.is_some_and(|b| m.compatible_with < *b) {
+                return Err(broken(
+                    m,
+                    format!(
+                        "declares compatibility with {}, across the breaking migration {}",
+                        m.compatible_with,
+                        last_breaking.map(ToString::to_string).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        previous = Some(m);
+    }
+    Ok(())
+}
+
+/// Whether the version table has the `compatible_with` column once migration `version` is
+/// applied (see [`COMPATIBILITY_RECORDED_SINCE`]).
+pub fn records_compatibility(version: &Version) -> bool {
+    // A constant of this file, tested to parse.
+    Version::parse(COMPATIBILITY_RECORDED_SINCE).is_ok_and(|since| *version >= since)
 }
 
 /// Hex SHA-256 of a migration's SQL.
@@ -256,6 +384,62 @@ mod tests {
         for index in MIGRATIONS.iter().flat_map(|m| m.indexes) {
             assert!(tables.contains(&index.table), "{index:?}");
         }
+    }
+
+    #[test]
+    fn bundled_migrations_follow_the_semver_rule() {
+        check_semver_rule(&bundle_logical("t")).expect("MIGRATIONS follow semver");
+        for spec in MIGRATIONS {
+            let m = BundledMigration::new(spec, "", "").unwrap();
+            assert!(m.compatible_with <= m.version, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn semver_rule_refuses_a_breaking_minor_and_compatibility_across_a_break() {
+        let base = bundle_logical("t");
+        let breaking_minor = BundledMigration::custom("1.3.0", "drops a column").unwrap();
+        let err = check_semver_rule(&[base.clone(), vec![breaking_minor]].concat()).unwrap_err();
+        assert!(err.to_string().contains("2.0.0 or later"), "{err}");
+
+        let breaking_major = BundledMigration::custom("2.0.0", "drops a column").unwrap();
+        let across = BundledMigration::custom("2.1.0", "adds an index")
+            .unwrap()
+            .with_compatibility("1.2.0")
+            .unwrap();
+        let list = [base.clone(), vec![breaking_major.clone()]].concat();
+        assert!(check_semver_rule(&list).is_ok());
+        let err = check_semver_rule(&[list, vec![across]].concat()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("across the breaking migration 2.0.0"),
+            "{err}"
+        );
+
+        let unknown_layout = BundledMigration::custom("1.3.0", "adds a table")
+            .unwrap()
+            .with_compatibility("1.1.5")
+            .unwrap();
+        assert!(check_semver_rule(&[base, vec![unknown_layout]].concat()).is_err());
+    }
+
+    #[test]
+    fn compatibility_cannot_name_a_later_layout() {
+        let err = BundledMigration::custom("1.3.0", "x")
+            .unwrap()
+            .with_compatibility("1.4.0")
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidVersion { .. }), "{err}");
+    }
+
+    #[test]
+    fn compatibility_is_recorded_from_the_migration_that_adds_the_column() {
+        assert!(MIGRATIONS
+            .iter()
+            .any(|m| m.version == COMPATIBILITY_RECORDED_SINCE));
+        assert!(!records_compatibility(&Version::new(1, 1, 0)));
+        assert!(records_compatibility(&Version::new(1, 2, 0)));
+        assert!(records_compatibility(&Version::new(2, 0, 0)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::catalog::{CatalogSnapshot, ServerRole};
 use crate::error::Error;
-use crate::plan::History;
+use crate::plan::{Ahead, History};
 use crate::spec::BundledMigration;
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +17,12 @@ pub enum SchemaState {
     Uninitialized,
     /// The version table records a version this build does not ship and that is not newer.
     UnknownMigration,
-    /// Migrated by a newer build: readable, but this build refuses writes.
+    /// Migrated by a newer build whose migrations do not all keep this build working:
+    /// readable, but this build refuses writes.
     Newer,
+    /// Migrated by a newer build whose every migration above this build declares it keeps
+    /// this build working (a rolling upgrade): valid, reads and writes go on.
+    NewerCompatible,
     /// Tables the recorded migrations created are gone.
     MissingTables,
     /// Older than this build: migrations are pending.
@@ -32,7 +36,8 @@ pub enum SchemaState {
 /// What `validate()`, `get_schema_info()` and `pycharter db check --json` return.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaInfo {
-    /// True only when the schema matches this build exactly.
+    /// True when this build can use the schema: it matches exactly (`Valid`), or it is
+    /// ahead and compatible (`NewerCompatible`).
     pub valid: bool,
     /// The first failing check (or `valid`).
     pub state: SchemaState,
@@ -48,6 +53,9 @@ pub struct SchemaInfo {
     pub pending: Vec<String>,
     /// Applied migrations whose checksum differs from the bundled one.
     pub drifted: Vec<String>,
+    /// (`Newer`) the first migration above this build that does not keep it working.
+    #[serde(default)]
+    pub incompatible: Option<String>,
     /// The database (URL with its password redacted).
     pub database: String,
     /// Whether that server accepts writes; on a standby reads work and the message says
@@ -71,13 +79,14 @@ impl SchemaInfo {
         let found = || self.version.clone().unwrap_or_else(|| "none".into());
         let expected = self.expected_version.clone();
         Some(match self.state {
-            SchemaState::Valid => return None,
+            SchemaState::Valid | SchemaState::NewerCompatible => return None,
             SchemaState::Uninitialized => Error::NotInitialized { target },
             SchemaState::UnknownMigration => Error::UnknownMigration {
                 version: found(),
                 target,
             },
             SchemaState::Newer => Error::SchemaNewer {
+                incompatible: self.incompatible.clone().unwrap_or_else(found),
                 found: found(),
                 expected,
                 target,
@@ -110,9 +119,11 @@ impl SchemaInfo {
 
 /// Validates a catalog against the bundled migrations. Checks, in order: version table
 /// exists and records a migration → every recorded version is one this build ships (or a
-/// newer layout, which is reported as such without checking its tables) → the tables the
-/// recorded migrations created exist → the version is the expected one → their indexes
-/// exist → recorded checksums match.
+/// newer layout: `Newer` unless every migration above this build keeps it working) → the
+/// tables the recorded migrations created exist → the version is the expected one → their
+/// indexes exist → recorded checksums match → `Valid`, or `NewerCompatible` when ahead.
+/// The tables and indexes of a newer layout's own migrations are not checked: this build
+/// does not know them.
 ///
 /// `target` is the redacted URL used in the fix command of the message.
 pub fn validate_catalog(
@@ -153,7 +164,7 @@ pub fn validate_catalog(
         SchemaState::Uninitialized
     } else if !history.unknown_older.is_empty() {
         SchemaState::UnknownMigration
-    } else if !history.unknown_newer.is_empty() {
+    } else if matches!(history.ahead(), Ahead::Incompatible(_)) {
         SchemaState::Newer
     } else if !missing_tables.is_empty() {
         SchemaState::MissingTables
@@ -163,6 +174,8 @@ pub fn validate_catalog(
         SchemaState::MissingIndexes
     } else if !history.drifted.is_empty() {
         SchemaState::ChecksumDrift
+    } else if history.ahead() == Ahead::Compatible {
+        SchemaState::NewerCompatible
     } else {
         SchemaState::Valid
     };
@@ -172,7 +185,7 @@ pub fn validate_catalog(
         _ => history.found.as_ref().map(ToString::to_string),
     };
     let mut info = SchemaInfo {
-        valid: state == SchemaState::Valid,
+        valid: matches!(state, SchemaState::Valid | SchemaState::NewerCompatible),
         state,
         version,
         expected_version,
@@ -184,13 +197,21 @@ pub fn validate_catalog(
             .map(|m| m.version.to_string())
             .collect(),
         drifted: history.drifted.clone(),
+        incompatible: history.incompatible.clone(),
         database: target.to_string(),
         server_role: snapshot.server_role,
         message: String::new(),
     };
-    info.message = match info.to_error() {
-        Some(err) => err.to_string(),
-        None => format!(
+    info.message = match (info.to_error(), state) {
+        (Some(err), _) => err.to_string(),
+        (None, SchemaState::NewerCompatible) => format!(
+            "Schema is ahead and compatible: {target} is at {}, newer than this build ({}), and every migration above {} keeps this build working, so reads and writes go on — deploy the release that ships {} when you can",
+            info.version.as_deref().unwrap_or("none"),
+            info.expected_version,
+            info.expected_version,
+            info.version.as_deref().unwrap_or("none"),
+        ),
+        (None, _) => format!(
             "Schema is valid: {target} is at {}, as this build expects",
             info.expected_version
         ),
@@ -286,8 +307,8 @@ mod tests {
         let info = validate_catalog(&catalog_at(&b, 1), &b, TARGET);
         assert_eq!(info.state, SchemaState::Outdated);
         assert_eq!(info.version.as_deref(), Some("1.0.0"));
-        assert_eq!(info.pending, vec!["1.1.0".to_string()]);
-        assert_eq!(info.message, "Schema version mismatch: database is at 1.0.0, this build expects 1.1.0 — run: pycharter db upgrade sqlite://t.db");
+        assert_eq!(info.pending, vec!["1.1.0".to_string(), "1.2.0".to_string()]);
+        assert_eq!(info.message, "Schema version mismatch: database is at 1.0.0, this build expects 1.2.0 — run: pycharter db upgrade sqlite://t.db");
     }
 
     #[test]
@@ -307,6 +328,105 @@ mod tests {
             "{}",
             info.message
         );
+    }
+
+    /// A catalog at this build's layout plus rows a newer build recorded:
+    /// `(version, compatible_with)`.
+    fn ahead(b: &[BundledMigration], newer: &[(&str, Option<&str>)]) -> CatalogSnapshot {
+        let mut snap = catalog_at(b, b.len());
+        for (version, compatible_with) in newer {
+            snap.applied.push(AppliedMigration {
+                version: version.to_string(),
+                compatible_with: compatible_with.map(String::from),
+                ..recorded(&b[0])
+            });
+        }
+        snap
+    }
+
+    #[test]
+    fn newer_catalog_whose_migrations_keep_this_build_working_is_valid() {
+        let b = bundle_logical("t");
+        let snap = ahead(&b, &[("1.4.0", Some("1.1.0")), ("1.3.0", Some("1.2.0"))]);
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::NewerCompatible);
+        assert!(info.valid);
+        assert_eq!(info.version.as_deref(), Some("1.4.0"));
+        assert_eq!(info.expected_version, SCHEMA_VERSION);
+        assert_eq!(info.incompatible, None);
+        assert!(info.to_error().is_none());
+        assert_eq!(
+            info.message,
+            "Schema is ahead and compatible: sqlite://t.db is at 1.4.0, newer than this build (1.2.0), and every migration above 1.2.0 keeps this build working, so reads and writes go on — deploy the release that ships 1.4.0 when you can"
+        );
+    }
+
+    #[test]
+    fn newer_catalog_names_the_first_migration_that_breaks_this_build() {
+        let b = bundle_logical("t");
+        for (newer, first) in [
+            // Breaking: compatible with itself only.
+            (
+                vec![
+                    ("1.3.0", Some("1.2.0")),
+                    ("2.0.0", Some("2.0.0")),
+                    ("2.1.0", Some("2.0.0")),
+                ],
+                "2.0.0",
+            ),
+            // Recorded without compatibility (a build from before 1.2.0 would do that).
+            (vec![("1.3.0", None), ("1.4.0", Some("1.1.0"))], "1.3.0"),
+            // Unreadable compatibility.
+            (vec![("1.3.0", Some("soon"))], "1.3.0"),
+        ] {
+            let info = validate_catalog(&ahead(&b, &newer), &b, TARGET);
+            assert_eq!(info.state, SchemaState::Newer, "{newer:?}");
+            assert!(!info.valid);
+            assert_eq!(info.incompatible.as_deref(), Some(first), "{newer:?}");
+            let err = info.to_error().expect("refused");
+            assert!(
+                matches!(&err, Error::SchemaNewer { incompatible, .. } if incompatible == first),
+                "{err:?}"
+            );
+            assert!(
+                info.message
+                    .contains(&format!("migration {first} does not keep 1.2.0 working")),
+                "{}",
+                info.message
+            );
+        }
+    }
+
+    #[test]
+    fn newer_compatible_catalog_is_still_checked_for_damage() {
+        let b = bundle_logical("t");
+        let mut snap = ahead(&b, &[("1.3.0", Some("1.2.0"))]);
+        snap.tables.remove("ownership");
+        assert_eq!(
+            validate_catalog(&snap, &b, TARGET).state,
+            SchemaState::MissingTables
+        );
+
+        let mut snap = ahead(&b, &[("1.3.0", Some("1.2.0"))]);
+        snap.indexes.remove("idx_schemas_name");
+        assert_eq!(
+            validate_catalog(&snap, &b, TARGET).state,
+            SchemaState::MissingIndexes
+        );
+
+        let mut snap = ahead(&b, &[("1.3.0", Some("1.2.0"))]);
+        snap.applied[1].checksum = "edited".into();
+        assert_eq!(
+            validate_catalog(&snap, &b, TARGET).state,
+            SchemaState::ChecksumDrift
+        );
+
+        // One of this build's own migrations missing under a newer one: core cannot vouch.
+        let mut snap = ahead(&b, &[("1.3.0", Some("1.2.0"))]);
+        snap.applied.retain(|row| row.version != "1.2.0");
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::Newer);
+        assert_eq!(info.incompatible.as_deref(), Some("1.3.0"));
     }
 
     #[test]
@@ -366,7 +486,7 @@ mod tests {
         snap.tables.remove("schemas");
         let info = validate_catalog(&snap, &b, TARGET);
         assert_eq!(info.state, SchemaState::MissingTables);
-        assert_eq!(info.pending, vec!["1.1.0".to_string()]);
+        assert_eq!(info.pending, vec!["1.1.0".to_string(), "1.2.0".to_string()]);
     }
 
     #[test]

@@ -18,7 +18,7 @@ impl MigrationExecutor for MemoryMetadataStore {
     }
 
     fn bundled(&self) -> &[BundledMigration] {
-        &self.inner.db.layout.bundled
+        &self.inner.bundled
     }
 
     async fn snapshot(&self) -> Result<CatalogSnapshot> {
@@ -41,6 +41,7 @@ impl MigrationExecutor for MemoryMetadataStore {
         work.ensure_version_table();
         Ok(Box::new(Transaction {
             db,
+            bundled: &self.inner.bundled,
             _writer: guard,
             work,
         }))
@@ -50,6 +51,8 @@ impl MigrationExecutor for MemoryMetadataStore {
 /// One migration transaction on the simulated database.
 struct Transaction<'a> {
     db: &'a Database,
+    /// The migrations of the handle running it: what its SQL can be.
+    bundled: &'a [BundledMigration],
     /// Held until commit or rollback: migrations and data writes wait for it.
     _writer: MutexGuard<'a, ()>,
     /// The private copy every step works on.
@@ -63,7 +66,7 @@ impl MigrationTransaction for Transaction<'_> {
     }
 
     async fn run_sql(&mut self, sql: &str) -> Result<()> {
-        self.work.run_sql(&self.db.layout, sql)
+        self.work.run_sql(self.bundled, sql)
     }
 
     async fn record_applied(&mut self, step: &PlanStep, execution_ms: i64) -> Result<()> {
@@ -79,7 +82,9 @@ impl MigrationTransaction for Transaction<'_> {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        let Transaction { db, _writer, work } = *self;
+        let Transaction {
+            db, _writer, work, ..
+        } = *self;
         *db.write() = work;
         Ok(())
     }

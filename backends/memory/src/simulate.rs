@@ -25,7 +25,7 @@ impl MemoryMetadataStore {
     pub async fn drop_table(&self, name: &str) -> bool {
         let db = &self.inner.db;
         let _writer = db.writer.lock().await;
-        let dropped = db.write().drop_table(&db.layout, name);
+        let dropped = db.write().drop_table(name);
         self.inner.gate.reset();
         dropped
     }
@@ -53,7 +53,9 @@ impl MemoryMetadataStore {
     }
 
     /// Appends a row to the version table (creating the table if needed), e.g. a `9.0.0`
-    /// recorded by a newer build, or a hand-edited version.
+    /// recorded by a newer build, or a hand-edited version. See
+    /// [`MemoryMetadataStore::record_newer_migration`] for the two states a newer build
+    /// leaves.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -66,6 +68,7 @@ impl MemoryMetadataStore {
     ///     checksum: "0".repeat(64),
     ///     applied_at: chrono::Utc::now(),
     ///     execution_ms: 1,
+    ///     compatible_with: None,
     /// }).await;
     /// assert_eq!(store.validate().await?.state, SchemaState::Newer);
     /// # Ok(())
@@ -76,6 +79,42 @@ impl MemoryMetadataStore {
         let _writer = db.writer.lock().await;
         db.write().push_version_row(row);
         self.inner.gate.reset();
+    }
+
+    /// Records migration `version` as a newer build would after applying it, declaring the
+    /// oldest layout whose binaries keep working (`compatible_with`). With a layout at or
+    /// below this build's, the database is then ahead and compatible
+    /// ([`SchemaState::NewerCompatible`](pycharter_core::SchemaState::NewerCompatible):
+    /// reads and writes go on); above it, or `None` (a build that records no
+    /// compatibility), it is [`SchemaState::Newer`](pycharter_core::SchemaState::Newer)
+    /// (reads only).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> pycharter_core::Result<()> {
+    /// use pycharter_core::{MetadataStoreExt, SchemaManager, SchemaState};
+    /// use serde_json::json;
+    /// let store = pycharter_memory::MemoryMetadataStore::new();
+    /// store.record_newer_migration("1.3.0", Some("1.2.0")).await;
+    /// assert_eq!(store.validate().await?.state, SchemaState::NewerCompatible);
+    /// store.store_schema("orders", "1.0.0", &json!({})).await?;
+    ///
+    /// store.record_newer_migration("2.0.0", Some("2.0.0")).await; // breaking
+    /// assert_eq!(store.validate().await?.state, SchemaState::Newer);
+    /// assert!(store.store_schema("orders", "1.1.0", &json!({})).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn record_newer_migration(&self, version: &str, compatible_with: Option<&str>) {
+        self.record_migration(AppliedMigration {
+            version: version.to_string(),
+            description: format!("recorded by a build that ships {version}"),
+            checksum: pycharter_core::spec::checksum(version),
+            applied_at: chrono::Utc::now(),
+            execution_ms: 0,
+            compatible_with: compatible_with.map(String::from),
+        })
+        .await;
     }
 
     /// Overwrites the checksum recorded for `version` (as if different SQL had been applied).

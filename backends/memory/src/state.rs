@@ -2,6 +2,10 @@
 //! tables (their rows: [`crate::data`]). Every method is synchronous and works on a `State` the caller already
 //! holds, so locking policy lives in one place ([`crate::store`]) and a migration
 //! transaction can run the very same code on a private copy.
+//!
+//! The database does not know any migration list: like a real one, it only holds what was
+//! created. The migrations belong to the handle (the build) running them, so handles of an
+//! older and a newer build can share one database, as in a rolling upgrade.
 
 use crate::data::{no_such_table, Tables};
 use chrono::Utc;
@@ -13,33 +17,6 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The target named in every message of this backend.
 pub const TARGET: &str = "memory://";
 
-/// What the simulated database is made of: fixed for its lifetime.
-#[derive(Debug)]
-pub(crate) struct Layout {
-    /// The migrations this database is migrated with.
-    pub bundled: Vec<BundledMigration>,
-    /// The table of every index a bundled migration creates, as the migration declares it.
-    index_tables: BTreeMap<String, String>,
-}
-
-impl Layout {
-    pub(crate) fn new(bundled: Vec<BundledMigration>) -> Self {
-        let index_tables = bundled
-            .iter()
-            .flat_map(|m| m.indexes.iter())
-            .map(|i| (i.name.clone(), i.table.clone()))
-            .collect();
-        Layout {
-            bundled,
-            index_tables,
-        }
-    }
-
-    fn index_table(&self, index: &str) -> Option<&str> {
-        self.index_tables.get(index).map(String::as_str)
-    }
-}
-
 /// Catalog and data of one simulated database.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct State {
@@ -47,7 +24,8 @@ pub(crate) struct State {
     version_rows: Option<Vec<AppliedMigration>>,
     /// The artifact (and any other) tables that exist, with their rows.
     pub(crate) tables: Tables,
-    indexes: BTreeSet<String>,
+    /// Indexes that exist, each with its table (dropping a table drops its indexes).
+    indexes: BTreeMap<String, String>,
 }
 
 impl State {
@@ -60,7 +38,7 @@ impl State {
         CatalogSnapshot {
             version_table_exists: self.version_rows.is_some(),
             tables,
-            indexes: self.indexes.clone(),
+            indexes: self.indexes.keys().cloned().collect(),
             applied: self.version_rows.clone().unwrap_or_default(),
             ..CatalogSnapshot::default()
         }
@@ -72,10 +50,11 @@ impl State {
         self.version_rows.get_or_insert_with(Vec::new);
     }
 
-    /// "Runs" a step's SQL: the up SQL of a bundled migration creates its tables and indexes
-    /// when missing (idempotent DDL, so it also serves repair); its down SQL drops them.
-    pub(crate) fn run_sql(&mut self, layout: &Layout, sql: &str) -> Result<()> {
-        if let Some(m) = layout.bundled.iter().find(|m| m.up_sql == sql) {
+    /// "Runs" a step's SQL: the up SQL of one of `bundled` (the migrations of the handle
+    /// running it) creates its tables and indexes when missing (idempotent DDL, so it also
+    /// serves repair); its down SQL drops them.
+    pub(crate) fn run_sql(&mut self, bundled: &[BundledMigration], sql: &str) -> Result<()> {
+        if let Some(m) = bundled.iter().find(|m| m.up_sql == sql) {
             for table in &m.tables {
                 self.tables.create(table);
             }
@@ -90,16 +69,16 @@ impl State {
                         ),
                     });
                 }
-                self.indexes.insert(index.name.clone());
+                self.indexes.insert(index.name.clone(), index.table.clone());
             }
             return Ok(());
         }
-        if let Some(m) = layout.bundled.iter().find(|m| m.down_sql == sql) {
+        if let Some(m) = bundled.iter().find(|m| m.down_sql == sql) {
             for index in m.index_names() {
                 self.indexes.remove(index);
             }
             for table in &m.tables {
-                self.drop_table(layout, table);
+                self.drop_table(table);
             }
             return Ok(());
         }
@@ -110,20 +89,19 @@ impl State {
     }
 
     /// Drops a table with its rows and (as a real database does) its indexes.
-    pub(crate) fn drop_table(&mut self, layout: &Layout, name: &str) -> bool {
+    pub(crate) fn drop_table(&mut self, name: &str) -> bool {
         if name == VERSION_TABLE {
             return self.version_rows.take().is_some();
         }
         if !self.tables.drop(name) {
             return false;
         }
-        self.indexes
-            .retain(|index| layout.index_table(index) != Some(name));
+        self.indexes.retain(|_, table| table != name);
         true
     }
 
     pub(crate) fn drop_index(&mut self, name: &str) -> bool {
-        self.indexes.remove(name)
+        self.indexes.remove(name).is_some()
     }
 
     /// Inserts a version row; like a primary key, a version is recorded at most once.
@@ -145,6 +123,8 @@ impl State {
             checksum: step.checksum.clone(),
             applied_at: Utc::now(),
             execution_ms,
+            // As the SQL backends: recorded from 1.2.0 on (core leaves it out before).
+            compatible_with: step.compatible_with.as_ref().map(ToString::to_string),
         });
         Ok(())
     }
@@ -201,57 +181,56 @@ mod tests {
     use super::*;
     use pycharter_core::spec::bundle_logical;
 
-    fn layout() -> Layout {
-        Layout::new(bundle_logical("memory"))
-    }
-
-    fn migrated(layout: &Layout) -> State {
+    fn migrated(bundled: &[BundledMigration]) -> State {
         let mut state = State::default();
-        for m in &layout.bundled {
-            state.run_sql(layout, &m.up_sql).expect("up");
+        for m in bundled {
+            state.run_sql(bundled, &m.up_sql).expect("up");
         }
         state
     }
 
     #[test]
-    fn index_tables_come_from_the_migrations() {
-        let layout = layout();
-        assert_eq!(layout.index_table("idx_schemas_name"), Some("schemas"));
+    fn indexes_remember_their_table_from_the_migration() {
+        let state = migrated(&bundle_logical("memory"));
         assert_eq!(
-            layout.index_table("idx_coercion_rules_schema_id"),
+            state.indexes.get("idx_schemas_name").map(String::as_str),
+            Some("schemas")
+        );
+        assert_eq!(
+            state
+                .indexes
+                .get("idx_coercion_rules_schema_id")
+                .map(String::as_str),
             Some("coercion_rules")
         );
-        assert_eq!(layout.index_table("idx_nothing_here"), None);
+        assert_eq!(state.indexes.get("idx_nothing_here"), None);
     }
 
     #[test]
     fn dropping_a_table_drops_its_rows_and_indexes_only() {
-        let layout = layout();
-        let mut state = migrated(&layout);
-        assert!(state.drop_table(&layout, "ownership"));
-        assert!(!state.indexes.contains("idx_ownership_schema_id"));
-        assert!(state.indexes.contains("idx_metadata_schema_id"));
-        assert!(!state.drop_table(&layout, "ownership"), "already gone");
+        let mut state = migrated(&bundle_logical("memory"));
+        assert!(state.drop_table("ownership"));
+        assert!(!state.indexes.contains_key("idx_ownership_schema_id"));
+        assert!(state.indexes.contains_key("idx_metadata_schema_id"));
+        assert!(!state.drop_table("ownership"), "already gone");
     }
 
     #[test]
     fn up_sql_cannot_index_a_missing_table_and_unknown_sql_fails() {
-        let layout = layout();
+        let bundled = bundle_logical("memory");
         let mut state = State::default();
-        let err = state
-            .run_sql(&layout, &layout.bundled[1].up_sql)
-            .unwrap_err();
+        let err = state.run_sql(&bundled, &bundled[1].up_sql).unwrap_err();
         assert!(err.to_string().contains("no such table: schemas"), "{err}");
-        let err = state.run_sql(&layout, "DROP DATABASE x").unwrap_err();
+        let err = state.run_sql(&bundled, "DROP DATABASE x").unwrap_err();
         assert!(matches!(err, Error::Database { .. }));
     }
 
     #[test]
     fn down_sql_drops_what_up_sql_created() {
-        let layout = layout();
-        let mut state = migrated(&layout);
-        for m in layout.bundled.iter().rev() {
-            state.run_sql(&layout, &m.down_sql).expect("down");
+        let bundled = bundle_logical("memory");
+        let mut state = migrated(&bundled);
+        for m in bundled.iter().rev() {
+            state.run_sql(&bundled, &m.down_sql).expect("down");
         }
         assert!(state.tables.is_empty());
         assert!(state.indexes.is_empty());

@@ -1,10 +1,10 @@
 //! [`MemoryMetadataStore`]: the handle users hold, its constructors, and the two traits.
 
-use crate::state::{Layout, State};
+use crate::state::State;
 use pycharter_core::spec::bundle_logical;
 use pycharter_core::{
-    migrate, prepare_schema, BundledMigration, ConnectOptions, InitializeOptions, Result,
-    SchemaGate,
+    connect_with_wait, migrate, prepare_schema, BundledMigration, ConnectOptions,
+    InitializeOptions, Result, SchemaGate,
 };
 use std::future::Future;
 use std::pin::pin;
@@ -20,15 +20,13 @@ pub(crate) struct Database {
     /// Serialises everything that changes the database (migrations and data writes), like a
     /// real database's table locks: a migration's copy-then-swap cannot lose a write.
     pub(crate) writer: tokio::sync::Mutex<()>,
-    pub(crate) layout: Layout,
 }
 
 impl Database {
-    fn new(bundled: Vec<BundledMigration>) -> Self {
+    fn new() -> Self {
         Database {
             state: RwLock::new(State::default()),
             writer: tokio::sync::Mutex::new(()),
-            layout: Layout::new(bundled),
         }
     }
 
@@ -43,11 +41,14 @@ impl Database {
     }
 }
 
-/// What one handle owns: the database it points at and its own schema gate (as a
-/// connection pool would: a second handle validates for itself).
+/// What one handle owns: the database it points at, its own schema gate (as a connection
+/// pool would: a second handle validates for itself), and the migrations of its build.
 #[derive(Debug)]
 pub(crate) struct Handle {
     pub(crate) db: Arc<Database>,
+    /// The migrations this handle's build ships (handles of one database may differ, as an
+    /// older and a newer release do during a rolling upgrade).
+    pub(crate) bundled: Arc<[BundledMigration]>,
     pub(crate) gate: SchemaGate,
     pub(crate) lock_timeout: Option<Duration>,
 }
@@ -144,7 +145,8 @@ impl MemoryMetadataStore {
     pub fn with_migrations(bundled: Vec<BundledMigration>) -> Self {
         MemoryMetadataStore {
             inner: Arc::new(Handle {
-                db: Arc::new(Database::new(bundled)),
+                db: Arc::new(Database::new()),
+                bundled: Arc::from(bundled),
                 gate: SchemaGate::new(),
                 lock_timeout: None,
             }),
@@ -188,15 +190,52 @@ impl MemoryMetadataStore {
     /// # }
     /// ```
     pub async fn reopen(&self, options: ConnectOptions) -> Result<Self> {
-        let store = MemoryMetadataStore {
-            inner: Arc::new(Handle {
-                db: Arc::clone(&self.inner.db),
-                gate: SchemaGate::new(),
-                lock_timeout: options.lock_timeout,
-            }),
-        };
-        prepare_schema(&store, &options).await?;
-        Ok(store)
+        self.reopen_with_migrations(options, self.inner.bundled.to_vec())
+            .await
+    }
+
+    /// [`MemoryMetadataStore::reopen`] as a build that ships `bundled` instead: a handle of
+    /// an older or a newer release on the same database (a rolling upgrade, in tests). With
+    /// `wait_for_schema`, a schema not migrated yet is re-checked until it runs out, as every
+    /// backend's `connect` does ([`pycharter_core::wait`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> pycharter_core::Result<()> {
+    /// use pycharter_core::{BundledMigration, ConnectOptions, SchemaManager, SchemaState};
+    /// let current = pycharter_memory::MemoryMetadataStore::new();
+    /// let mut future = current.bundled_migrations().to_vec();
+    /// future.push(
+    ///     BundledMigration::custom("1.3.0", "adds an index")?
+    ///         .with_compatibility("1.2.0")?
+    ///         .with_index("idx_schemas_created_at", "schemas")
+    ///         .with_sql("-- up 1.3.0", "-- down 1.3.0"),
+    /// );
+    /// let newer = current.reopen_with_migrations(ConnectOptions::default(), future).await?;
+    /// assert_eq!(newer.validate().await?.state, SchemaState::Valid);
+    /// assert_eq!(current.validate().await?.state, SchemaState::NewerCompatible);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn reopen_with_migrations(
+        &self,
+        options: ConnectOptions,
+        bundled: Vec<BundledMigration>,
+    ) -> Result<Self> {
+        let bundled: Arc<[BundledMigration]> = Arc::from(bundled);
+        connect_with_wait(&options, || async {
+            let store = MemoryMetadataStore {
+                inner: Arc::new(Handle {
+                    db: Arc::clone(&self.inner.db),
+                    bundled: Arc::clone(&bundled),
+                    gate: SchemaGate::new(),
+                    lock_timeout: options.lock_timeout,
+                }),
+            };
+            prepare_schema(&store, &options).await?;
+            Ok(store)
+        })
+        .await
     }
 
     /// Applies every bundled migration to the empty database with core's migration driver,

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use pycharter_conformance::{BackendHarness, Damage, HeldLock};
-use pycharter_core::{AppliedMigration, ArtifactKind, ConnectOptions, Result};
+use pycharter_core::{AppliedMigration, ArtifactKind, BundledMigration, ConnectOptions, Result};
 use pycharter_memory::MemoryMetadataStore;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -41,6 +41,17 @@ impl BackendHarness for MemoryHarness {
         self.database(database).reopen(options).await
     }
 
+    async fn open_with_migrations(
+        &self,
+        database: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<Self::Store> {
+        self.database(database)
+            .reopen_with_migrations(options, migrations)
+            .await
+    }
+
     async fn damage(&self, database: &str, damage: Damage<'_>) {
         let db = self.database(database);
         let done = match damage {
@@ -53,6 +64,7 @@ impl BackendHarness for MemoryHarness {
                     checksum: checksum.to_string(),
                     applied_at: chrono::Utc::now(),
                     execution_ms: 0,
+                    compatible_with: None,
                 })
                 .await;
                 true
@@ -96,9 +108,9 @@ macro_rules! suite {
                                    it; no other process can open it",
             namespaces => "a simulated database has a single namespace; \
                            ConnectOptions::namespace is ignored",
-            custom_migrations => "a simulated database runs only the migration list it was \
-                                  created with (that list is its SQL), so no handle can bring \
-                                  another; failing steps are tested in tests/simulation.rs",
+            failing_migrations => "a simulated database runs no SQL: a migration's declared \
+                                   tables and indexes are its steps, and they cannot fail; \
+                                   failing steps are tested in tests/simulation.rs",
         ]);
     };
 }
@@ -108,7 +120,7 @@ suite!(MemoryHarness::default());
 /// The read-replica layer of core, wrapped around this backend, under the same suite.
 mod through_read_replicas {
     use super::MemoryHarness;
-    use pycharter_conformance::replicas::ReplicaHarness;
+    use pycharter_conformance::ReplicaHarness;
 
     suite!(ReplicaHarness(MemoryHarness::default()));
 }

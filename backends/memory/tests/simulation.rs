@@ -108,15 +108,8 @@ async fn simulation_resets_the_gate_of_its_own_handle_only() {
         .store_schema("orders", "1.0.0", &json!({}))
         .await
         .expect("valid schema admits writes");
-    store
-        .record_migration(pycharter_core::AppliedMigration {
-            version: "9.0.0".into(),
-            description: "newer build".into(),
-            checksum: "0".repeat(64),
-            applied_at: chrono::Utc::now(),
-            execution_ms: 0,
-        })
-        .await;
+    // A newer build that records no compatibility: this build must refuse writes.
+    store.record_newer_migration("9.0.0", None).await;
     let err = store
         .store_schema("orders", "2.0.0", &json!({}))
         .await
@@ -132,6 +125,41 @@ async fn simulation_resets_the_gate_of_its_own_handle_only() {
         .store_schema("orders", "3.0.0", &json!({}))
         .await
         .expect("stale gate on another handle");
+}
+
+#[tokio::test]
+async fn a_newer_build_leaves_the_database_compatible_or_not_as_it_declares() {
+    let store = MemoryMetadataStore::new();
+    store.record_newer_migration("1.3.0", Some("1.1.0")).await;
+    let info = store.validate().await.expect("validate");
+    assert_eq!(info.state, SchemaState::NewerCompatible, "{}", info.message);
+    assert!(info.valid);
+    store
+        .store_schema("orders", "1.0.0", &json!({}))
+        .await
+        .expect("a compatible newer schema admits writes");
+    let current = store
+        .current()
+        .await
+        .expect("current")
+        .expect("initialized");
+    assert_eq!(current.version, "1.3.0");
+    assert_eq!(current.compatible_with.as_deref(), Some("1.1.0"));
+
+    // The next migration needs at least 1.3.0: not this build (1.2.0).
+    store.record_newer_migration("1.4.0", Some("1.3.0")).await;
+    let info = store.validate().await.expect("validate");
+    assert_eq!(info.state, SchemaState::Newer);
+    assert_eq!(info.incompatible.as_deref(), Some("1.4.0"));
+    let err = store
+        .store_schema("orders", "1.1.0", &json!({}))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&err, Error::SchemaNewer { incompatible, .. } if incompatible == "1.4.0"),
+        "{err}"
+    );
+    assert_eq!(store.list_versions("orders").await.expect("reads").len(), 1);
 }
 
 #[tokio::test]

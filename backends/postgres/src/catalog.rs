@@ -22,14 +22,16 @@ const FEATURE_NOT_SUPPORTED: &str = "0A000";
 
 /// The version rows as a JSON array, read through `table_to_xml` so that the SQL parses
 /// whether or not the table exists. NULLs (a hand-edited table) become neutral values that
-/// core then reports (an empty version is an unknown migration).
+/// core then reports (an empty version is an unknown migration). `compatible_with` (from
+/// layout 1.2.0 on) is NULL when the row or the table has none.
 const VERSION_ROWS_VIA_XML: &str = r#"COALESCE((
         SELECT json_agg(json_build_object(
             'version', COALESCE(v.version, ''),
             'description', COALESCE(v.description, ''),
             'checksum', COALESCE(v.checksum, ''),
             'applied_at', COALESCE(v.applied_at, 'epoch'::timestamptz),
-            'execution_ms', COALESCE(v.execution_ms, 0)
+            'execution_ms', COALESCE(v.execution_ms, 0),
+            'compatible_with', v.compatible_with
         ) ORDER BY v.version)
         FROM version_table t,
              XMLTABLE('/*/row' PASSING table_to_xml(t.reg, false, false, '')
@@ -37,18 +39,22 @@ const VERSION_ROWS_VIA_XML: &str = r#"COALESCE((
                               description text PATH 'description',
                               checksum text PATH 'checksum',
                               applied_at timestamptz PATH 'applied_at',
-                              execution_ms bigint PATH 'execution_ms') v
+                              execution_ms bigint PATH 'execution_ms',
+                              compatible_with text PATH 'compatible_with') v
     ), '[]')"#;
 
 /// The same rows with a plain SELECT: only valid once the table is known to exist.
+/// `compatible_with` (from layout 1.2.0 on) is read from the row as JSON, so the statement
+/// also parses on an older version table without the column (NULL then).
 const VERSION_ROWS_SQL: &str = r#"SELECT COALESCE(json_agg(json_build_object(
-        'version', COALESCE(version, ''),
-        'description', COALESCE(description, ''),
-        'checksum', COALESCE(checksum, ''),
-        'applied_at', COALESCE(applied_at, 'epoch'::timestamptz),
-        'execution_ms', COALESCE(execution_ms, 0)
-    ) ORDER BY version), '[]')::text
-    FROM pycharter_schema_version"#;
+        'version', COALESCE(v.version, ''),
+        'description', COALESCE(v.description, ''),
+        'checksum', COALESCE(v.checksum, ''),
+        'applied_at', COALESCE(v.applied_at, 'epoch'::timestamptz),
+        'execution_ms', COALESCE(v.execution_ms, 0),
+        'compatible_with', to_jsonb(v) ->> 'compatible_with'
+    ) ORDER BY v.version), '[]')::text
+    FROM pycharter_schema_version v"#;
 
 /// The snapshot query: one text column, a JSON document shaped like [`CatalogSnapshot`]
 /// (which core deserializes as is).
@@ -169,7 +175,14 @@ mod tests {
                 .expect("fallback path");
             assert_eq!(one, two);
             assert_eq!(one.version_table_exists, initialize);
-            assert_eq!(one.applied.len(), if initialize { 2 } else { 0 });
+            assert_eq!(
+                one.applied.len(),
+                if initialize {
+                    pycharter_core::MIGRATIONS.len()
+                } else {
+                    0
+                }
+            );
         }
     }
 }

@@ -260,18 +260,31 @@ impl MigrationTransaction for PgMigrationTx {
     }
 
     async fn record_applied(&mut self, step: &PlanStep, execution_ms: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO pycharter_schema_version (version, description, applied_at, checksum, execution_ms) \
-             VALUES ($1, $2, clock_timestamp(), $3, $4)",
-        )
-        .persistent(UNNAMED_ONLY)
-        .bind(step.version.to_string())
-        .bind(&step.description)
-        .bind(&step.checksum)
-        .bind(execution_ms)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(|e| self.errors.map(e))?;
+        // The compatible_with column exists from 1.2.0 on: older steps leave it out.
+        let query = match &step.compatible_with {
+            None => sqlx::query(
+                "INSERT INTO pycharter_schema_version (version, description, applied_at, checksum, execution_ms) \
+                 VALUES ($1, $2, clock_timestamp(), $3, $4)",
+            ),
+            Some(_) => sqlx::query(
+                "INSERT INTO pycharter_schema_version (version, description, applied_at, checksum, execution_ms, compatible_with) \
+                 VALUES ($1, $2, clock_timestamp(), $3, $4, $5)",
+            ),
+        };
+        let query = query
+            .persistent(UNNAMED_ONLY)
+            .bind(step.version.to_string())
+            .bind(&step.description)
+            .bind(&step.checksum)
+            .bind(execution_ms);
+        let query = match &step.compatible_with {
+            None => query,
+            Some(compatible_with) => query.bind(compatible_with.to_string()),
+        };
+        query
+            .execute(&mut *self.tx)
+            .await
+            .map_err(|e| self.errors.map(e))?;
         Ok(())
     }
 

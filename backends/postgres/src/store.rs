@@ -9,8 +9,8 @@ use crate::hosts::TargetSessionAttrs;
 use crate::pool::{first_operation, pool_options};
 use crate::url::{self, Settings};
 use pycharter_core::{
-    prepare_schema, spec, BundledMigration, ConnectOptions, InitializeOptions, MigrationReport,
-    Result, SchemaGate, SchemaInfo, SchemaManager,
+    connect_with_wait, prepare_schema, spec, BundledMigration, ConnectOptions, InitializeOptions,
+    MigrationReport, Result, SchemaGate, SchemaInfo, SchemaManager,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The embedded migrations, `(up, down)` in the order of [`pycharter_core::MIGRATIONS`].
-const SQL: [(&str, &str); 2] = [
+const SQL: [(&str, &str); 3] = [
     (
         include_str!("../migrations/1.0.0.up.sql"),
         include_str!("../migrations/1.0.0.down.sql"),
@@ -27,6 +27,10 @@ const SQL: [(&str, &str); 2] = [
     (
         include_str!("../migrations/1.1.0.up.sql"),
         include_str!("../migrations/1.1.0.down.sql"),
+    ),
+    (
+        include_str!("../migrations/1.2.0.up.sql"),
+        include_str!("../migrations/1.2.0.down.sql"),
     ),
 ];
 
@@ -93,6 +97,8 @@ impl PostgresMetadataStore {
     /// - Unreachable server: [`Error::Unreachable`] or [`Error::ConnectTimeout`], within
     ///   `connect_timeout`; wrong credentials: [`Error::AuthenticationFailed`]. No error or
     ///   log line contains the password.
+    /// - `wait_for_schema`: an unreachable server and a schema not migrated yet are retried,
+    ///   one attempt at a time, until it runs out ([`pycharter_core::wait`]).
     /// - `namespace` and `statement_timeout` are sent as startup options of every connection
     ///   (`search_path`, `statement_timeout`; a missing namespace is created by the first
     ///   migration). `lock_timeout` bounds the wait for the migration lock, and the table
@@ -125,6 +131,19 @@ impl PostgresMetadataStore {
     /// [`PostgresMetadataStore::connect`] with another migration list than this build's
     /// (tests use it for failing or slow migrations; see [`BundledMigration::custom`]).
     pub async fn connect_with_migrations(
+        url: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<Self> {
+        connect_with_wait(&options, || {
+            Self::connect_once(url, options.clone(), migrations.clone())
+        })
+        .await
+    }
+
+    /// One connection attempt ([`connect_with_wait`] repeats it while waiting for the
+    /// schema): a new pool, closed again when the attempt fails.
+    async fn connect_once(
         url: &str,
         options: ConnectOptions,
         migrations: Vec<BundledMigration>,
@@ -229,7 +248,7 @@ impl PostgresMetadataStore {
 
     /// The migrations embedded in this build (SQL under `backends/postgres/migrations/`).
     pub fn migrations() -> Vec<BundledMigration> {
-        // Two SQL pairs for the two entries of MIGRATIONS, checked by this crate's tests:
+        // One SQL pair per entry of MIGRATIONS, checked by this crate's tests:
         // failing here is a build defect, not a runtime condition.
         spec::bundle(&SQL).expect("one (up, down) SQL pair per entry of MIGRATIONS")
     }

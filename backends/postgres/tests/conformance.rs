@@ -174,7 +174,7 @@ pycharter_conformance::conformance_suite!(PostgresHarness);
 /// store as its replica), under the same suite.
 mod through_read_replicas {
     use super::PostgresHarness;
-    use pycharter_conformance::replicas::ReplicaHarness;
+    use pycharter_conformance::ReplicaHarness;
 
     pycharter_conformance::conformance_suite!(ReplicaHarness(PostgresHarness));
 }

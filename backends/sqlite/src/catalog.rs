@@ -17,11 +17,21 @@ const CATALOG_COLUMNS: &str = r"
       WHERE type = 'index' AND name NOT LIKE 'sqlite\_%' ESCAPE '\') AS indexes";
 
 /// The version table's rows as one JSON array, so the whole snapshot is one row.
+///
+/// `compatible_with` exists from layout 1.2.0 on. The statement must read it when it is
+/// there and still parse when it is not (an older database, read before its upgrade), so it
+/// runs over [`COMPATIBILITY_FALLBACK`]: SQLite resolves the unqualified name in the
+/// innermost query that has it, the version table's own column when it exists, else the
+/// fallback's NULL.
 const APPLIED_COLUMN: &str = "
     (SELECT json_group_array(json_object(
         'version', version, 'description', description, 'applied_at', applied_at,
-        'checksum', checksum, 'execution_ms', execution_ms))
+        'checksum', checksum, 'execution_ms', execution_ms,
+        'compatible_with', compatible_with))
        FROM pycharter_schema_version) AS applied";
+
+/// The one-row source [`APPLIED_COLUMN`] falls back on for `compatible_with`.
+const COMPATIBILITY_FALLBACK: &str = "FROM (SELECT NULL AS compatible_with)";
 
 /// One version-table row as stored; any column may be NULL in a hand-edited table.
 #[derive(Deserialize)]
@@ -31,13 +41,16 @@ struct AppliedRow {
     applied_at: Option<String>,
     checksum: Option<String>,
     execution_ms: Option<i64>,
+    compatible_with: Option<String>,
 }
 
 /// Reads the catalog on `conn`. Optimistic: the query that includes the version table is
 /// tried first (the common, initialized case costs one statement); only when SQLite says
 /// that table does not exist is the catalog read alone.
 pub(crate) async fn snapshot(conn: &mut SqliteConnection, target: &str) -> Result<CatalogSnapshot> {
-    let full = AssertSqlSafe(format!("SELECT {CATALOG_COLUMNS}, {APPLIED_COLUMN}"));
+    let full = AssertSqlSafe(format!(
+        "SELECT {CATALOG_COLUMNS}, {APPLIED_COLUMN} {COMPATIBILITY_FALLBACK}"
+    ));
     let row: (String, String, Option<String>) =
         match sqlx::query_as(full).fetch_one(&mut *conn).await {
             Ok((tables, indexes, applied)) => (tables, indexes, Some(applied)),
@@ -93,6 +106,7 @@ fn applied_migration(row: AppliedRow) -> AppliedMigration {
         checksum: row.checksum.unwrap_or_default(),
         applied_at,
         execution_ms: row.execution_ms.unwrap_or_default(),
+        compatible_with: row.compatible_with,
     }
 }
 

@@ -1,7 +1,9 @@
 //! The [`MigrationExecutor`] core drives: read the catalog, open the migration transaction.
 //! Planning, validation and reporting are core's (`pycharter_core::migrate`).
 
-use crate::sql::{CREATE_VERSION_TABLE, RECORD_APPLIED, REMOVE_APPLIED};
+use crate::sql::{
+    CREATE_VERSION_TABLE, RECORD_APPLIED, RECORD_APPLIED_WITH_COMPATIBILITY, REMOVE_APPLIED,
+};
 use crate::store::SqliteMetadataStore;
 use crate::{catalog, errors};
 use async_trait::async_trait;
@@ -122,12 +124,21 @@ impl MigrationTransaction for SqliteMigration {
     }
 
     async fn record_applied(&mut self, step: &PlanStep, execution_ms: i64) -> Result<()> {
-        sqlx::query(RECORD_APPLIED)
+        let statement = match &step.compatible_with {
+            None => RECORD_APPLIED,
+            Some(_) => RECORD_APPLIED_WITH_COMPATIBILITY,
+        };
+        let query = sqlx::query(statement)
             .bind(step.version.to_string())
             .bind(&step.description)
             .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true))
             .bind(&step.checksum)
-            .bind(execution_ms)
+            .bind(execution_ms);
+        let query = match &step.compatible_with {
+            None => query,
+            Some(compatible_with) => query.bind(compatible_with.to_string()),
+        };
+        query
             .execute(&mut *self.conn)
             .await
             .map(|_| ())

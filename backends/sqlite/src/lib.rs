@@ -47,7 +47,7 @@ use pycharter_core::spec::{self, BundledMigration};
 use pycharter_core::{InitializeOptions, MigrationReport, Result, SchemaInfo, SchemaManager};
 
 /// `(up, down)` SQL of each migration of [`pycharter_core::MIGRATIONS`], in order.
-const MIGRATION_SQL: [(&str, &str); 2] = [
+const MIGRATION_SQL: [(&str, &str); 3] = [
     (
         include_str!("../migrations/1.0.0.up.sql"),
         include_str!("../migrations/1.0.0.down.sql"),
@@ -55,6 +55,10 @@ const MIGRATION_SQL: [(&str, &str); 2] = [
     (
         include_str!("../migrations/1.1.0.up.sql"),
         include_str!("../migrations/1.1.0.down.sql"),
+    ),
+    (
+        include_str!("../migrations/1.2.0.up.sql"),
+        include_str!("../migrations/1.2.0.down.sql"),
     ),
 ];
 

@@ -44,6 +44,12 @@ pub const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS pycharter_sch
 pub const RECORD_APPLIED: &str = "INSERT INTO pycharter_schema_version \
      (version, description, applied_at, checksum, execution_ms) VALUES (?1, ?2, ?3, ?4, ?5)";
 
+/// [`RECORD_APPLIED`] with `?6` compatible_with, for migrations from 1.2.0 on (the column
+/// does not exist before).
+pub const RECORD_APPLIED_WITH_COMPATIBILITY: &str = "INSERT INTO pycharter_schema_version \
+     (version, description, applied_at, checksum, execution_ms, compatible_with) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
 /// Removes the version row whose version text is exactly `?1`.
 pub const REMOVE_APPLIED: &str = "DELETE FROM pycharter_schema_version WHERE version = ?1";
 

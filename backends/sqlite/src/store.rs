@@ -5,8 +5,8 @@
 use crate::pool::{self, KeepAlive};
 use crate::{errors, url};
 use pycharter_core::{
-    prepare_schema, BundledMigration, ConnectOptions, Error, Result, SchemaGate, SchemaInfo,
-    SchemaManager,
+    connect_with_wait, prepare_schema, BundledMigration, ConnectOptions, Error, Result, SchemaGate,
+    SchemaInfo, SchemaManager,
 };
 use sqlx::SqlitePool;
 use std::sync::Arc;
@@ -80,7 +80,9 @@ impl SqliteMetadataStore {
     ///
     /// Errors: [`Error::InvalidUrl`] for a malformed URL, [`Error::Unreachable`] naming the
     /// path when the file cannot be opened or created, the schema's typed error when
-    /// `validate_schema_on_connect` finds it invalid.
+    /// `validate_schema_on_connect` finds it invalid. With `wait_for_schema`, an
+    /// unreachable file and a schema not migrated yet are retried until it runs out
+    /// ([`pycharter_core::wait`]).
     pub async fn connect(url: &str, options: ConnectOptions) -> Result<Self> {
         Self::connect_with_migrations(url, options, crate::migrations()).await
     }
@@ -107,6 +109,19 @@ impl SqliteMetadataStore {
     /// # }
     /// ```
     pub async fn connect_with_migrations(
+        url: &str,
+        options: ConnectOptions,
+        migrations: Vec<BundledMigration>,
+    ) -> Result<Self> {
+        connect_with_wait(&options, || {
+            Self::connect_once(url, options.clone(), migrations.clone())
+        })
+        .await
+    }
+
+    /// One connection attempt ([`connect_with_wait`] repeats it while waiting for the
+    /// schema).
+    async fn connect_once(
         url: &str,
         options: ConnectOptions,
         migrations: Vec<BundledMigration>,

@@ -210,7 +210,7 @@ suite!(SqliteHarness::new());
 /// its replica), under the same suite.
 mod through_read_replicas {
     use super::SqliteHarness;
-    use pycharter_conformance::replicas::ReplicaHarness;
+    use pycharter_conformance::ReplicaHarness;
 
     suite!(ReplicaHarness(SqliteHarness::new()));
 }

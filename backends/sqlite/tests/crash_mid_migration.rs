@@ -205,17 +205,17 @@ async fn sigkill_mid_upgrade_keeps_the_file_at_the_previous_version() {
             .unwrap();
         let info = normal.validate().await.unwrap();
         assert_eq!(info.state, SchemaState::Outdated, "{}", info.message);
-        assert_eq!(info.pending, vec!["1.1.0".to_string()]);
+        assert_eq!(info.pending, ["1.1.0", "1.2.0"]);
     }
 
     let normal = SqliteMetadataStore::connect(&db.url(), manual())
         .await
         .unwrap();
     let report = normal.upgrade(UpgradeOptions::default()).await.unwrap();
-    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.steps.len(), 2);
     assert!(normal.validate().await.unwrap().valid);
     assert_eq!(normal.list_versions("orders").await.unwrap().len(), ROWS);
-    assert_intact(&db, &["1.0.0", "1.1.0"], ROWS as i64).await;
+    assert_intact(&db, &["1.0.0", "1.1.0", "1.2.0"], ROWS as i64).await;
 }
 
 const INIT_TEST: &str = "sigkill_mid_init_leaves_a_fresh_file_empty";

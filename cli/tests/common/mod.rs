@@ -16,13 +16,15 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 /// The bundled migrations, in order (what a fully initialized database records).
-pub const VERSIONS: [&str; 2] = ["1.0.0", "1.1.0"];
+pub const VERSIONS: [&str; 3] = ["1.0.0", "1.1.0", "1.2.0"];
 
 /// The binary under test, with the caller's environment neutralised: an ambient
-/// `PYCHARTER_DATABASE_URL` or `RUST_LOG` would change what the tests observe.
+/// `PYCHARTER_DATABASE_URL`, `DATABASE_URL` or `RUST_LOG` would change what the tests
+/// observe.
 pub fn pycharter() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pycharter"));
     cmd.env_remove("PYCHARTER_DATABASE_URL")
+        .env_remove("DATABASE_URL")
         .env_remove("RUST_LOG")
         .timeout(Duration::from_secs(120));
     cmd
@@ -32,6 +34,7 @@ pub fn pycharter() -> Command {
 pub fn pycharter_std() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pycharter"));
     cmd.env_remove("PYCHARTER_DATABASE_URL")
+        .env_remove("DATABASE_URL")
         .env_remove("RUST_LOG");
     cmd
 }

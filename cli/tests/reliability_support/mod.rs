@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Every migration this build ships, in order.
-pub const ALL_VERSIONS: [&str; 2] = ["1.0.0", "1.1.0"];
+pub const ALL_VERSIONS: [&str; 3] = ["1.0.0", "1.1.0", "1.2.0"];
 /// The index the 1.1.0 migration creates.
 pub const INDEX_1_1_0: &str = "idx_schemas_name_sort_key";
 
@@ -20,6 +20,7 @@ pub const INDEX_1_1_0: &str = "idx_schemas_name_sort_key";
 pub fn pycharter() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pycharter"));
     cmd.env_remove("PYCHARTER_DATABASE_URL")
+        .env_remove("DATABASE_URL")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null());
     cmd
