@@ -19,7 +19,8 @@ pub fn exit_code(err: &Error) -> u8 {
         Error::InvalidUrl { .. }
         | Error::InvalidVersion { .. }
         | Error::InvalidName { .. }
-        | Error::LockTimeout { .. } => EXIT_CANNOT_RUN,
+        | Error::LockTimeout { .. }
+        | Error::TableLockTimeout { .. } => EXIT_CANNOT_RUN,
         other if other.is_connection() => EXIT_CANNOT_RUN,
         _ => EXIT_FAILED,
     }
@@ -46,6 +47,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::ConnectTimeout { .. } => "connect_timeout",
         Error::AuthenticationFailed { .. } => "authentication_failed",
         Error::LockTimeout { .. } => "lock_timeout",
+        Error::TableLockTimeout { .. } => "table_lock_timeout",
         Error::MigrationFailed { .. } => "migration_failed",
         Error::DataLoss { .. } => "data_loss",
         Error::InvalidRequest { .. } => "invalid_request",
@@ -84,6 +86,12 @@ mod tests {
                 target: target(),
                 waited: Duration::from_secs(1),
             },
+            Error::TableLockTimeout {
+                target: target(),
+                reason: "x".into(),
+                attempts: 3,
+                waited: Duration::from_secs(1),
+            },
         ];
         for err in &cannot_run {
             assert_eq!(exit_code(err), EXIT_CANNOT_RUN, "{err:?}");
@@ -109,5 +117,6 @@ mod tests {
         }
         assert_eq!(kind(&failed[1]), "data_loss");
         assert_eq!(kind(&cannot_run[4]), "lock_timeout");
+        assert_eq!(kind(&cannot_run[5]), "table_lock_timeout");
     }
 }
