@@ -78,6 +78,7 @@ mod artifacts;
 mod catalog;
 mod errors;
 mod executor;
+pub mod lint;
 mod online;
 mod pool;
 pub mod sql;
