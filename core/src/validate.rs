@@ -206,7 +206,7 @@ pub fn validate_catalog(
     };
     if !info.invalid_indexes.is_empty() && info.state != SchemaState::Valid {
         info.message.push_str(&format!(
-            " ({} INVALID: a concurrent index build was interrupted; that command drops and rebuilds it)",
+            " ({} INVALID: a concurrent index build was interrupted or is still running; that command drops and rebuilds it)",
             info.invalid_indexes.join(", ")
         ));
     }
@@ -353,7 +353,7 @@ mod tests {
         assert_eq!(
             info.message,
             "Missing indexes: idx_schemas_name_sort_key — run: pycharter db init sqlite://t.db --force \
-             (idx_schemas_name_sort_key INVALID: a concurrent index build was interrupted; that command drops and rebuilds it)"
+             (idx_schemas_name_sort_key INVALID: a concurrent index build was interrupted or is still running; that command drops and rebuilds it)"
         );
     }
 

@@ -40,7 +40,7 @@ use crate::store::Inner;
 use crate::url::quote_ident;
 use pycharter_core::{Error, OnlineStep, Result};
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Connection as _, Executor as _, Postgres, Row as _, Transaction};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -222,16 +222,20 @@ pub(crate) async fn wait_until_free(
     let mut pause = Duration::from_millis(50);
     loop {
         tokio::time::sleep(pause).await;
-        let busy: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = to_regclass($1) AND granted \
+        // The simple protocol, outside a transaction: a parse and an execute in two round
+        // trips could reach two server connections behind PgBouncer.
+        let busy_sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE relation = to_regclass({}) AND granted \
              AND mode IN ('ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', \
                           'ExclusiveLock', 'AccessExclusiveLock'))",
-        )
-        .persistent(false)
-        .bind(quote_ident(table))
-        .fetch_one(&inner.pool)
-        .await
-        .map_err(|e| errors.map(e))?;
+            quote_literal(&quote_ident(table))
+        );
+        let busy: bool = inner
+            .pool
+            .fetch_one(sqlx::raw_sql(AssertSqlSafe(busy_sql)))
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| errors.map(e))?;
         if !busy {
             return Ok(());
         }
@@ -266,6 +270,11 @@ pub(crate) fn without_concurrently(sql: &str) -> String {
         from = end;
     }
     sql.to_string()
+}
+
+/// `text` as an SQL string literal.
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// A token no other statement's text contains: this process, a counter, the clock.
@@ -308,6 +317,11 @@ mod tests {
             without_concurrently("CREATE INDEX concurrently_x ON t (a);"),
             "CREATE INDEX concurrently_x ON t (a);"
         );
+    }
+
+    #[test]
+    fn literals_double_quotes() {
+        assert_eq!(quote_literal(r#""it's""#), r#"'"it''s"'"#);
     }
 
     #[test]
