@@ -47,13 +47,20 @@ use std::time::{Duration, Instant};
 /// How long the handoff waits for the online statement to reach the server and queue.
 pub(crate) const HANDOFF_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Settings of the online statement's own session. `lock_timeout = 0`: the statement takes
-/// only SHARE UPDATE EXCLUSIVE (no query of the application waits for it), but it waits for
-/// older transactions, which a lock timeout would turn into an INVALID index.
-/// `client_connection_check_interval` (PostgreSQL 14+): when the deployer dies (SIGKILL), the
-/// server notices within a second and stops the build instead of finishing it for nobody;
-/// the next run finds the invalid index and rebuilds it.
+/// Settings of the online statement's own session.
+///
+/// - `lock_timeout = 0`: the statement takes only SHARE UPDATE EXCLUSIVE (no query of the
+///   application waits for it), but it waits for older transactions, which a lock timeout
+///   would turn into an INVALID index.
+/// - `max_parallel_maintenance_workers = 0`: the build leaves the other cores to the
+///   application. Parallel workers (the default, 2) compete with its queries: measured on 2
+///   cores with 1M rows, the slowest concurrent write was 54–63 ms with them (4 runs out of
+///   4), 28–44 ms without (3 runs out of 4), for a build 10–20% longer.
+/// - `client_connection_check_interval` (PostgreSQL 14+): when the deployer dies (SIGKILL),
+///   the server notices within a second and stops the build instead of finishing it for
+///   nobody; the next run finds the invalid index and rebuilds it.
 const SESSION: &str = "SELECT set_config('lock_timeout', '0', false), \
+     set_config('max_parallel_maintenance_workers', '0', false), \
      CASE WHEN current_setting('server_version_num')::int >= 140000 \
           THEN set_config('client_connection_check_interval', '1000', false) END";
 

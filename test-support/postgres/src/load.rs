@@ -58,8 +58,8 @@ pub struct Stats {
     pub worst_write: Duration,
     /// The slowest read.
     pub worst_read: Duration,
-    /// Every write's latency, in completion order (for percentiles).
-    pub write_latencies: Vec<Duration>,
+    /// Every write: when it started and how long it took.
+    pub write_log: Vec<(Instant, Duration)>,
 }
 
 impl Stats {
@@ -69,12 +69,23 @@ impl Stats {
         self.failures.extend(other.failures);
         self.worst_write = self.worst_write.max(other.worst_write);
         self.worst_read = self.worst_read.max(other.worst_read);
-        self.write_latencies.extend(other.write_latencies);
+        self.write_log.extend(other.write_log);
+    }
+
+    /// The writes that started within `from..to`: how many, and the slowest.
+    pub fn writes_within(&self, from: Instant, to: Instant) -> (u64, Duration) {
+        let within = self
+            .write_log
+            .iter()
+            .filter(|(at, _)| (from..to).contains(at));
+        within.fold((0, Duration::ZERO), |(n, worst), (_, took)| {
+            (n + 1, worst.max(*took))
+        })
     }
 
     /// The `p`-th percentile (0–100) of the write latencies (zero without writes).
     pub fn write_percentile(&self, p: f64) -> Duration {
-        let mut sorted = self.write_latencies.clone();
+        let mut sorted: Vec<Duration> = self.write_log.iter().map(|(_, took)| *took).collect();
         sorted.sort();
         let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
         sorted
@@ -150,7 +161,7 @@ async fn writer(
             Ok(_) => {
                 stats.writes += 1;
                 stats.worst_write = stats.worst_write.max(took);
-                stats.write_latencies.push(took);
+                stats.write_log.push((started, took));
             }
             Err(err) => stats
                 .failures
@@ -190,11 +201,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn percentiles_come_from_the_sorted_latencies() {
+    fn percentiles_and_windows_come_from_the_write_log() {
+        let t0 = Instant::now();
         let stats = Stats {
-            write_latencies: (1..=100).rev().map(Duration::from_millis).collect(),
+            write_log: (1..=100)
+                .rev()
+                .map(|ms| (t0 + Duration::from_millis(ms), Duration::from_millis(ms)))
+                .collect(),
             ..Stats::default()
         };
+        let window = stats.writes_within(
+            t0 + Duration::from_millis(10),
+            t0 + Duration::from_millis(20),
+        );
+        assert_eq!(window, (10, Duration::from_millis(19)));
         assert_eq!(stats.write_percentile(50.0), Duration::from_millis(50));
         assert_eq!(stats.write_percentile(99.0), Duration::from_millis(99));
         assert_eq!(stats.write_percentile(100.0), Duration::from_millis(100));
