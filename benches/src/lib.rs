@@ -12,6 +12,7 @@
 //! | `scale` | latest and exact lookup with 1k, 100k and 1M stored versions (SQLite, Postgres), seeded in bulk ([`seed`]) |
 //! | `concurrency` | Postgres `get_schema` throughput with 1, 4 and 16 tasks on one pool |
 //! | `round_trips` | statements and round trips of `connect()` and `store_schema` on Postgres, counted by a protocol proxy ([`proxy`]) |
+//! | `online_upgrade` | worst write latency of an application running through the 1.1.0 upgrade of a Postgres database holding 1M schema versions: online (`CREATE INDEX CONCURRENTLY`) vs the plain `CREATE INDEX` 1.1.0 first shipped ([`online`]) |
 //!
 //! ```text
 //! cargo bench -p pycharter-benches                    # everything (< 10 min on 2 cores)
@@ -22,6 +23,7 @@
 
 pub mod backends;
 pub mod mode;
+pub mod online;
 pub mod proxy;
 pub mod round_trips;
 pub mod seed;

@@ -33,7 +33,7 @@ touches nothing. Accepted forms: sqlite://PATH, sqlite::memory:,
 postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://), memory://.
 
 Exit codes: 0 ok; 1 invalid schema, failed check, refused or failed migration;
-2 usage error, invalid URL, cannot connect, migration lock timeout.
+2 usage error, invalid URL, cannot connect, migration or table lock timeout.
 
 Examples:
   pycharter db init
@@ -128,6 +128,17 @@ pub struct GlobalArgs {
     /// wait).
     #[arg(long, global = true, value_name = "SECS", value_parser = parse_seconds)]
     pub lock_timeout: Option<Duration>,
+
+    /// Give up on a table lock after SECS seconds in each migration statement (Postgres
+    /// `lock_timeout`), so that it never parks in front of the application's queries for
+    /// longer; the migration is then rolled back and retried. 0: wait.
+    #[arg(long, global = true, value_name = "SECS", default_value = "2", value_parser = parse_seconds)]
+    pub ddl_lock_timeout: Duration,
+
+    /// Keep retrying a migration whose statements gave up on a table lock for SECS seconds
+    /// in total.
+    #[arg(long, global = true, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
+    pub ddl_lock_retry_for: Duration,
 
     /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG is used when absent.
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]

@@ -133,6 +133,8 @@ async fn run_on(command: &DbCommand, global: &GlobalArgs, format: Format, raw: &
         validate_schema_on_connect: false,
         connect_timeout: global.connect_timeout,
         lock_timeout: global.lock_timeout,
+        ddl_lock_timeout: Some(global.ddl_lock_timeout).filter(|t| !t.is_zero()),
+        ddl_lock_retry_for: global.ddl_lock_retry_for,
         // One command at a time: a migration transaction plus a spare.
         max_connections: 2,
         ..ConnectOptions::default()

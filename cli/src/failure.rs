@@ -20,6 +20,7 @@ pub fn exit_code(err: &Error) -> u8 {
         | Error::InvalidVersion { .. }
         | Error::InvalidName { .. }
         | Error::LockTimeout { .. }
+        | Error::TableLockTimeout { .. }
         // Pointed at a standby (or caught mid-failover): nothing ran, retrying can succeed.
         | Error::ReadOnlyServer { .. } => EXIT_CANNOT_RUN,
         other if other.is_connection() => EXIT_CANNOT_RUN,
@@ -50,6 +51,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::AuthenticationFailed { .. } => "authentication_failed",
         Error::LockTimeout { .. } => "lock_timeout",
         Error::ReadOnlyServer { .. } => "read_only_server",
+        Error::TableLockTimeout { .. } => "table_lock_timeout",
         Error::MigrationFailed { .. } => "migration_failed",
         Error::DataLoss { .. } => "data_loss",
         Error::InvalidRequest { .. } => "invalid_request",
@@ -96,6 +98,12 @@ mod tests {
                 target: target(),
                 waited: Duration::from_secs(1),
             },
+            Error::TableLockTimeout {
+                target: target(),
+                reason: "x".into(),
+                attempts: 3,
+                waited: Duration::from_secs(1),
+            },
         ];
         for err in &cannot_run {
             assert_eq!(exit_code(err), EXIT_CANNOT_RUN, "{err:?}");
@@ -121,6 +129,7 @@ mod tests {
         }
         assert_eq!(kind(&failed[1]), "data_loss");
         assert_eq!(kind(&cannot_run[5]), "lock_timeout");
+        assert_eq!(kind(&cannot_run[6]), "table_lock_timeout");
         assert_eq!(kind(&cannot_run[1]), "database_missing");
     }
 }

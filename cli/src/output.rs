@@ -297,6 +297,7 @@ mod tests {
             expected_version: "1.2.0".into(),
             missing_tables: vec!["ownership".into()],
             missing_indexes: vec!["idx_ownership_schema_id".into()],
+            invalid_indexes: vec![],
             pending: vec![],
             drifted: vec![],
             incompatible: None,

@@ -1,16 +1,19 @@
-//! A real `pycharter` process SIGKILLed in the middle of a migration transaction on
-//! PostgreSQL, the way an orchestrator kills a deploy job: the database stays at its previous
-//! version with no partial object and no lost row, `db check` reports the pending migration,
-//! and rerunning the command succeeds.
+//! A real `pycharter` process SIGKILLed in the middle of a migration on PostgreSQL, the way an
+//! orchestrator kills a deploy job: nothing half-applied, no lost row, `db check` reports
+//! what is left, and rerunning the command succeeds.
 //!
-//! To kill it *mid-transaction* (not before or after), the test makes a step block: the 1.1.0
-//! step is `CREATE INDEX … ON schemas`, so a session of the test holds `LOCK TABLE schemas IN
-//! ACCESS EXCLUSIVE MODE`; for `init` on an empty database it holds an uncommitted `CREATE
-//! TABLE coercion_rules`, which the 1.0.0 step (after creating the version table, `schemas`
-//! and its indexes) waits on. The kill comes once the server shows the pycharter session
-//! waiting on that lock.
+//! - `init` on an empty database is one transaction: the test holds an uncommitted `CREATE
+//!   TABLE coercion_rules`, which the 1.0.0 step (after creating the version table, `schemas`
+//!   and its indexes) waits on, and kills pycharter then: nothing is left.
+//! - `upgrade` to 1.1.0 builds its index online (`CREATE INDEX CONCURRENTLY`, outside the
+//!   migration transaction). The test holds a REPEATABLE READ snapshot (on another table), for
+//!   which the build waits before it can mark the index valid, and kills pycharter then: the
+//!   server stops the build (it checks the client connection), leaving an INVALID index that
+//!   `db check` names; the next `upgrade` drops and rebuilds it.
 //!
-//! Each test runs with both migration lock strategies: `advisory` (the default) and
+//! The kill comes once the server shows the pycharter session waiting on that lock.
+//!
+//! The init test runs with both migration lock strategies: `advisory` (the default) and
 //! `table` (`?migration_lock=table`: a row of `pycharter_migration_lock` locked by the
 //! migration transaction), which a crash must release just the same.
 
@@ -131,47 +134,70 @@ fn check_json(url: &str) -> serde_json::Value {
     json(&out)
 }
 
-#[test]
-fn sigkill_mid_upgrade_leaves_postgres_at_the_previous_version() {
-    sigkill_mid_upgrade("advisory");
+/// The index oid and validity of the 1.1.0 index (None: absent).
+fn index_1_1_0(url: &str) -> Option<(i64, bool)> {
+    let mut s = PgSession::open(url);
+    let found = s.i64(&format!(
+        "SELECT count(*) FROM pg_class WHERE relname = '{INDEX_1_1_0}'"
+    ));
+    (found == 1).then(|| {
+        let oid = s.i64(&format!(
+            "SELECT oid::bigint FROM pg_class WHERE relname = '{INDEX_1_1_0}'"
+        ));
+        let valid = s.i64(&format!(
+            "SELECT count(*) FROM pg_index WHERE indexrelid = {oid} AND indisvalid"
+        ));
+        (oid, valid == 1)
+    })
 }
 
 #[test]
-fn sigkill_mid_upgrade_with_the_table_lock_leaves_postgres_at_the_previous_version() {
-    sigkill_mid_upgrade("table");
-}
-
-fn sigkill_mid_upgrade(lock: &str) {
+fn sigkill_mid_index_build_leaves_an_invalid_index_that_check_names_and_upgrade_rebuilds() {
     let db = pg_database();
-    let url = with_lock(&db.url, lock);
-    assert_code(&run(&["db", "upgrade", &url, "--to", "1.0.0"]), 0);
+    assert_code(&run(&["db", "upgrade", &db.url, "--to", "1.0.0"]), 0);
     store_rows(&db.url);
 
     let mut killed = BTreeSet::new();
+    let mut leftovers = BTreeSet::new();
     for _ in 0..UPGRADE_TRIALS {
+        // An old snapshot the build must wait for before it can validate the index; it
+        // locks nothing of `schemas`, so the rerun can drop the previous leftover first.
         let mut blocker = PgSession::open(&db.url);
-        blocker.exec("BEGIN; LOCK TABLE schemas IN ACCESS EXCLUSIVE MODE;");
-        let kill = kill_while_blocked(&db.url, &["db", "upgrade", &url], blocker);
-        assert_eq!(
-            kill.migration_locks, 1,
-            "killed holding the migration lock: {kill:?}"
+        blocker.exec(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pycharter_schema_version;",
         );
-        // At least the version table it wrote to.
-        assert!(
-            kill.relations >= 1,
-            "killed inside the transaction: {kill:?}"
-        );
-        killed.insert(kill.pid);
+        let child = spawn(&["db", "upgrade", &db.url]);
+        let mut observer = PgSession::open(&db.url);
+        let mut pid = 0;
+        wait_until("pycharter's index build waiting", BOUND, || {
+            pid = observer.i64(
+                "SELECT COALESCE(max(pid), 0)::bigint FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = 'pycharter' \
+                 AND wait_event_type = 'Lock' AND query LIKE '%CREATE INDEX CONCURRENTLY%'",
+            );
+            pid != 0
+        });
+        // Outside the migration transaction: it holds no migration lock of ours.
+        let advisory = observer.i64(&format!(
+            "SELECT count(*) FROM pg_locks WHERE pid = {pid} AND locktype = 'advisory'"
+        ));
+        assert_eq!(advisory, 0, "the build holds no migration lock");
+        let (oid, valid) = index_1_1_0(&db.url).expect("the build created its catalog entry");
+        assert!(!valid);
+        sigkill(child);
+        // The server stops the build of the dead client by itself, while the snapshot it
+        // waits for is still there (it does not finish it for nobody).
+        wait_until("the killed deployer's build stopped", BOUND, || {
+            observer.i64(&format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"
+            )) == 0
+        });
+        assert_eq!(index_1_1_0(&db.url), Some((oid, false)), "left INVALID");
+        blocker.exec("ROLLBACK");
+        killed.insert(pid);
+        leftovers.insert(oid);
 
-        assert_eq!(
-            pg_versions(&db.url),
-            vec!["1.0.0"],
-            "one row per applied migration"
-        );
-        assert!(
-            !pg_index_exists(&db.url, INDEX_1_1_0),
-            "no partial 1.1.0 index"
-        );
+        assert_eq!(pg_versions(&db.url), vec!["1.0.0"], "1.1.0 not recorded");
         assert_eq!(pg_i64(&db.url, "SELECT count(*) FROM schemas"), ROWS as i64);
         assert_eq!(
             pg_i64(&db.url, "SELECT count(*) FROM ownership"),
@@ -179,20 +205,32 @@ fn sigkill_mid_upgrade(lock: &str) {
         );
         let info = check_json(&db.url);
         assert_eq!(info["state"], "outdated", "{info}");
-        assert_eq!(info["version"], "1.0.0", "{info}");
         assert_eq!(info["pending"], json!(ALL_VERSIONS[1..]), "{info}");
+        assert_eq!(info["invalid_indexes"], json!([INDEX_1_1_0]), "{info}");
+        assert!(
+            info["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("INVALID") && m.contains("db upgrade")),
+            "{info}"
+        );
+        assert_eq!(info["version"], "1.0.0", "{info}");
     }
-    // Every trial killed a session of its own (a new deployer each time, not a leftover one
-    // seen twice) while the server showed it inside the migration.
+    // Each trial killed a build of its own, each on a new index: the run after a kill
+    // dropped the previous leftover before building again.
     assert_eq!(killed.len(), UPGRADE_TRIALS, "sessions killed: {killed:?}");
+    assert_eq!(
+        leftovers.len(),
+        UPGRADE_TRIALS,
+        "leftover oids: {leftovers:?}"
+    );
 
-    // The rerun finds the lock free and the migration still pending.
-    let out = run(&["db", "upgrade", &url, "--json"]);
+    let out = run(&["db", "upgrade", &db.url, "--json"]);
     assert_code(&out, 0);
     assert_eq!(applied_steps(&out), ALL_VERSIONS[1..]);
     assert_code(&run(&["db", "check", &db.url]), 0);
     assert_eq!(pg_versions(&db.url), ALL_VERSIONS);
-    assert!(pg_index_exists(&db.url, INDEX_1_1_0));
+    let (oid, valid) = index_1_1_0(&db.url).expect("built");
+    assert!(valid && !leftovers.contains(&oid));
     assert_eq!(pg_i64(&db.url, "SELECT count(*) FROM schemas"), ROWS as i64);
     assert_eq!(
         pg_i64(&db.url, "SELECT count(*) FROM ownership"),

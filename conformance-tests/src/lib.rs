@@ -162,8 +162,8 @@ pub mod versions;
 pub mod wait_for_schema;
 
 pub use capability::{check_declared_lacks, Capability, Lack};
-pub use replicas::ReplicaHarness;
 pub use harness::{BackendHarness, Damage, FailingMigration, HeldLock, LockSignal};
+pub use replicas::ReplicaHarness;
 /// The typed store/get method of a kind, chosen at run time (for suites and benches that
 /// loop over [`pycharter_core::ArtifactKind::ALL`]).
 pub use support::{get_kind, store_kind};

@@ -46,8 +46,13 @@ pub struct CatalogSnapshot {
     pub version_table_exists: bool,
     /// Names of the tables that exist (in the backend's namespace).
     pub tables: BTreeSet<String>,
-    /// Names of the indexes that exist.
+    /// Names of the indexes that exist and are valid (usable by queries).
     pub indexes: BTreeSet<String>,
+    /// Names of the indexes that exist but are not valid: a concurrent build that was
+    /// interrupted (Postgres `pg_index.indisvalid = false`) or is still running. Backends
+    /// without concurrent builds report none.
+    #[serde(default)]
+    pub invalid_indexes: BTreeSet<String>,
     /// Rows of the version table.
     pub applied: Vec<AppliedMigration>,
     /// Whether the server accepts writes (a backend that cannot tell reports `Primary`).

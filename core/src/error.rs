@@ -218,6 +218,22 @@ pub enum Error {
         /// What the server said (e.g. `cannot execute INSERT in a read-only transaction`).
         reason: String,
     },
+    /// Migration statements that need a table lock kept giving up after the DDL lock timeout
+    /// (so that they never queued in front of the application's queries for longer), until
+    /// the retry bound: something holds the table. What those attempts did was rolled back.
+    #[error(
+        "Gave up migrating {target} after {attempts} attempts over {}s: {reason}; a long-running query or transaction holds the table (see pg_stat_activity) — end it or wait for it, then run: pycharter db upgrade {target} (or raise --ddl-lock-retry-for)", waited.as_secs_f64()
+    )]
+    TableLockTimeout {
+        /// Redacted database URL.
+        target: String,
+        /// The last attempt's reason (the statement and the lock it waited for).
+        reason: String,
+        /// How many times the migration tried.
+        attempts: u32,
+        /// How long it kept trying.
+        waited: Duration,
+    },
     /// A migration step failed; its transaction was rolled back.
     #[error(
         "Migration {version} failed and was rolled back; the database is still at {previous}: {reason} — fix the cause, then run: pycharter db upgrade {target}"

@@ -25,6 +25,7 @@ pub mod document;
 pub mod error;
 pub mod gate;
 pub mod migrate;
+pub mod online;
 pub mod options;
 pub mod plan;
 pub mod redact;
@@ -46,7 +47,11 @@ pub use catalog::{AppliedMigration, CatalogSnapshot, ServerRole};
 pub use error::{Error, Result, UrlForms};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
-pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
+pub use online::{OnlineEffect, OnlineStep, Script};
+pub use options::{
+    ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions,
+    DEFAULT_DDL_LOCK_RETRY_FOR, DEFAULT_DDL_LOCK_TIMEOUT,
+};
 pub use plan::{Direction, DowngradeTarget, MigrationPlan, PlanStep};
 pub use redact::redact_url;
 pub use replica::{ReadReplicas, ReplicaStats, Replicated, ReplicationPosition};

@@ -1,26 +1,38 @@
 //! The migration driver: the one implementation of `initialize` / `upgrade` / `downgrade` /
 //! `validate` / `current` / `history`. A backend supplies a [`MigrationExecutor`] (how to
-//! read its catalog and open a locked transaction); everything else happens here, so every
-//! backend plans, refuses, reports and words errors identically.
+//! read its catalog, open a locked transaction, and run online steps); everything else
+//! happens here, so every backend plans, refuses, reports and words errors identically.
+//!
+//! A command runs in *rounds* ([`rounds`]): each round takes the migration lock in a
+//! transaction, re-reads the catalog, plans, and applies what it can. A migration with an
+//! online step (see [`crate::online`]) ends its round: the round commits, the step runs
+//! outside any transaction, and the next round records the migration. Without online steps
+//! a command is one round, i.e. one transaction, as before.
 
 use crate::catalog::{AppliedMigration, CatalogSnapshot};
 use crate::error::{Error, Result};
-use crate::options::{DowngradeOptions, InitializeOptions, UpgradeOptions};
+use crate::online::OnlineStep;
+use crate::options::{
+    DowngradeOptions, InitializeOptions, UpgradeOptions, DEFAULT_DDL_LOCK_RETRY_FOR,
+};
 use crate::plan::{
-    check_data_loss, plan_downgrade, plan_repair, plan_upgrade, Direction, MigrationPlan, PlanStep,
+    check_data_loss, plan_downgrade, plan_repair, plan_upgrade, MigrationPlan, PlanStep,
 };
 use crate::report::{migration_history, MigrationReport, MigrationStatus};
 use crate::spec::BundledMigration;
 use crate::validate::{validate_catalog, SchemaInfo};
 use async_trait::async_trait;
-use std::time::Instant;
+use std::time::Duration;
+
+mod rounds;
 
 /// One migration transaction, holding the backend's migration lock until commit/rollback.
 #[async_trait]
 pub trait MigrationTransaction: Send {
     /// Re-reads the catalog inside the lock (what another deployer did is visible now).
     async fn snapshot(&mut self) -> Result<CatalogSnapshot>;
-    /// Runs a step's SQL.
+    /// Runs a step's transactional SQL. A statement that gave up waiting for a table lock
+    /// (the DDL lock timeout) fails with [`Error::TableLockTimeout`]: core retries the round.
     async fn run_sql(&mut self, sql: &str) -> Result<()>;
     /// Records an applied migration in the version table.
     async fn record_applied(&mut self, step: &PlanStep, execution_ms: i64) -> Result<()>;
@@ -33,6 +45,34 @@ pub trait MigrationTransaction: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
     /// Rolls back, releasing the lock.
     async fn rollback(self: Box<Self>) -> Result<()>;
+
+    /// Runs an online step inside this transaction: on a backend without online steps, or
+    /// for a table this transaction created (nothing else can see it yet, so nothing waits).
+    /// The default runs the statement as it is; Postgres drops its `CONCURRENTLY`.
+    async fn run_inline(&mut self, step: &OnlineStep) -> Result<()> {
+        self.run_sql(&step.sql).await
+    }
+
+    /// (Backends with online steps.) Claims `table` for an online step without ever waiting:
+    /// `Ok(false)` when something else works on the table (another deployer's online step,
+    /// maintenance), `Ok(true)` when claimed: nothing else can start an online step on it
+    /// until this transaction ends, and the index `leftover` (invalid: an interrupted
+    /// build) has been dropped if it still is invalid now that no build can be running.
+    async fn claim_online(&mut self, table: &str, leftover: Option<&str>) -> Result<bool> {
+        let _ = (table, leftover);
+        Err(no_online_steps())
+    }
+
+    /// (Backends with online steps.) Commits this transaction, handing its claim on `table`
+    /// over to `step`: the statement starts on a connection of its own and takes its place
+    /// on the table before the claim is released, so no other deployer's online step can
+    /// start in between. Returns when the statement finished. A failure before the commit
+    /// rolls back; [`Error::TableLockTimeout`] then means the statement could not be started
+    /// in time (core retries the round).
+    async fn commit_into_online(self: Box<Self>, step: &OnlineStep, table: &str) -> Result<()> {
+        let _ = (step, table);
+        Err(no_online_steps())
+    }
 }
 
 /// What a backend provides so that core can run its migrations.
@@ -47,6 +87,35 @@ pub trait MigrationExecutor: Send + Sync {
     /// Opens a transaction that holds the migration lock and in which the version table
     /// exists. Waiting longer than the lock timeout is [`Error::LockTimeout`].
     async fn begin(&self) -> Result<Box<dyn MigrationTransaction + '_>>;
+
+    /// Whether online steps run outside the migration transaction (Postgres). False (the
+    /// default): they run inside it like any other statement, as on a backend without
+    /// concurrent index builds (SQLite keeps its one writer, memory its writer lock).
+    fn online_steps(&self) -> bool {
+        false
+    }
+
+    /// How long a command keeps retrying rounds whose statements gave up on a table lock.
+    fn ddl_lock_retry_for(&self) -> Duration {
+        DEFAULT_DDL_LOCK_RETRY_FOR
+    }
+
+    /// (Backends with online steps.) Waits until nothing works on `table` any more (an
+    /// online step another deployer runs), holding no lock and no snapshot meanwhile (an
+    /// online index build waits for every older snapshot: a waiter holding one would
+    /// deadlock with it). Waiting longer than the lock timeout is [`Error::LockTimeout`].
+    async fn wait_for_online(&self, table: &str) -> Result<()> {
+        let _ = table;
+        Ok(())
+    }
+}
+
+fn no_online_steps() -> Error {
+    Error::InvalidRequest {
+        action: "run an online step outside the migration transaction".into(),
+        reason: "this backend runs online steps inside the transaction".into(),
+        target: "this backend".into(),
+    }
 }
 
 /// `validate()`: the catalog, judged by [`validate_catalog`].
@@ -130,7 +199,8 @@ pub async fn downgrade(
     run(exec, "downgrade", options.dry_run, planner, guard).await
 }
 
-/// Plans inside the lock and executes, rolling back everything on the first failure.
+/// A dry run plans from an unlocked snapshot and changes nothing; a real run is core's
+/// rounds (see [`rounds`]).
 async fn run<E, P, G>(
     exec: &E,
     action: &str,
@@ -143,92 +213,18 @@ where
     P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,
     G: Fn(&MigrationPlan, &[(String, u64)]) -> Result<()>,
 {
-    let target = exec.target();
     if dry_run {
         // A dry run takes no lock and writes nothing, not even the version table.
         let snapshot = exec.snapshot().await?;
         // Data loss is checked when the downgrade really runs, under the lock.
         let plan = planner(&snapshot)?;
-        return Ok(MigrationReport::new(action, target, &plan, true, &[]));
+        return Ok(MigrationReport::new(
+            action,
+            exec.target(),
+            &plan,
+            true,
+            &[],
+        ));
     }
-
-    let mut tx = exec.begin().await?;
-    let outcome = execute(tx.as_mut(), &planner, &guard, target).await;
-    match outcome {
-        Ok((plan, durations)) => {
-            tx.commit().await?;
-            tracing::info!(target: "pycharter::migrate", database = target, action, steps = plan.steps.len(), "migration committed");
-            Ok(MigrationReport::new(
-                action, target, &plan, false, &durations,
-            ))
-        }
-        Err(err) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(target: "pycharter::migrate", database = target, error = %rollback, "rollback failed; the server discards the transaction when the connection closes");
-            }
-            Err(err)
-        }
-    }
-}
-
-async fn execute<P, G>(
-    tx: &mut (dyn MigrationTransaction + '_),
-    planner: &P,
-    guard: &G,
-    target: &str,
-) -> Result<(MigrationPlan, Vec<u64>)>
-where
-    P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,
-    G: Fn(&MigrationPlan, &[(String, u64)]) -> Result<()>,
-{
-    let snapshot = tx.snapshot().await?;
-    let plan = planner(&snapshot)?;
-    let dropped: Vec<String> = plan.dropped_tables().map(String::from).collect();
-    if !dropped.is_empty() {
-        let counts = tx.count_rows(&dropped).await?;
-        guard(&plan, &counts)?;
-    }
-    let previous = plan
-        .from
-        .as_ref()
-        .map_or_else(|| "none".to_string(), ToString::to_string);
-    let mut durations = Vec::with_capacity(plan.steps.len());
-    for step in &plan.steps {
-        let started = Instant::now();
-        let result = async {
-            tx.run_sql(&step.sql).await?;
-            let elapsed_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-            match step.direction {
-                Direction::Up => tx.record_applied(step, elapsed_ms).await,
-                Direction::Down => {
-                    let recorded = step.recorded_as.clone();
-                    tx.remove_applied(&recorded.unwrap_or_else(|| step.version.to_string()))
-                        .await
-                }
-                Direction::Repair => Ok(()),
-            }
-        }
-        .await;
-        if let Err(err) = result {
-            if matches!(err, Error::ReadOnlyServer { .. }) {
-                // Not the step's fault: the server refuses every write (rolled back all the same).
-                return Err(err);
-            }
-            return Err(Error::MigrationFailed {
-                version: step.version.to_string(),
-                previous,
-                reason: failure_reason(err),
-                target: target.to_string(),
-            });
-        }
-        durations.push(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
-    }
-    Ok((plan, durations))
-}
-
-fn failure_reason(err: Error) -> String {
-    match err {
-        Error::Database { reason, .. } => reason,
-        other => other.to_string(),
-    }
+    rounds::run(exec, action, &planner, &guard).await
 }

@@ -4,6 +4,14 @@ use crate::plan::DowngradeTarget;
 use semver::Version;
 use std::time::Duration;
 
+/// Default of [`ConnectOptions::ddl_lock_timeout`]: long enough for a table lock behind the
+/// application's ordinary (millisecond) queries, short enough that queries queued behind a
+/// waiting migration statement are delayed by at most that much.
+pub const DEFAULT_DDL_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Default of [`ConnectOptions::ddl_lock_retry_for`].
+pub const DEFAULT_DDL_LOCK_RETRY_FOR: Duration = Duration::from_secs(60);
+
 /// How a backend connects and what it does to the schema on connect.
 ///
 /// The defaults are PyCharter's: initialize automatically, validate on connect.
@@ -25,8 +33,20 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Bound on each statement (None: the server's default).
     pub statement_timeout: Option<Duration>,
-    /// Bound on waiting for the migration lock (None: wait).
+    /// Bound on waiting for another deployer: the migration lock, and an online step
+    /// another deployer is running on the same table (None: wait).
     pub lock_timeout: Option<Duration>,
+    /// Bound on each migration statement's wait for a table lock (Postgres `lock_timeout`
+    /// inside the migration transaction). A statement that needs a strong lock (`ALTER
+    /// TABLE`, `DROP INDEX`) waits behind a long-running query, and while it waits every
+    /// query of the application queues behind it: past this bound it gives up instead, the
+    /// migration is rolled back and retried with backoff (see `ddl_lock_retry_for`). None:
+    /// wait (the server's `lock_timeout`). Online statements (`CREATE INDEX CONCURRENTLY`)
+    /// are not bounded by it: they never block the application.
+    pub ddl_lock_timeout: Option<Duration>,
+    /// How long, in total, a migration keeps retrying after statements gave up on a table
+    /// lock, before it fails with [`crate::Error::TableLockTimeout`].
+    pub ddl_lock_retry_for: Duration,
     /// Database namespace to use (Postgres schema; default `public`).
     pub namespace: Option<String>,
     /// Pool size.
@@ -50,6 +70,8 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             statement_timeout: None,
             lock_timeout: None,
+            ddl_lock_timeout: Some(DEFAULT_DDL_LOCK_TIMEOUT),
+            ddl_lock_retry_for: DEFAULT_DDL_LOCK_RETRY_FOR,
             namespace: None,
             max_connections: 10,
             wait_for_schema: None,

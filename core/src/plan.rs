@@ -3,6 +3,7 @@
 
 use crate::catalog::{AppliedMigration, CatalogSnapshot};
 use crate::error::{Error, Result};
+use crate::online::Script;
 use crate::spec::records_compatibility;
 pub use crate::spec::BundledMigration;
 use crate::version::semver_reason;
@@ -12,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Which way a step moves the layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Applies a migration.
@@ -32,8 +33,11 @@ pub struct PlanStep {
     pub description: String,
     /// Apply, revert or repair.
     pub direction: Direction,
-    /// SQL the backend runs for this step.
+    /// The step's script as shipped (what a dry run shows).
     pub sql: String,
+    /// `sql` split into what runs inside the migration transaction and the online
+    /// statements (see [`crate::online`]).
+    pub script: Script,
     /// Checksum to record (for `Up`).
     pub checksum: String,
     /// Tables this step drops (for `Down`).
@@ -157,7 +161,7 @@ impl<'a> History<'a> {
                 continue;
             };
             match bundled.iter().find(|m| m.version == version) {
-                Some(m) if m.checksum != row.checksum => history.drifted.push(row.version.clone()),
+                Some(m) if !m.accepts(&row.checksum) => history.drifted.push(row.version.clone()),
                 Some(_) => {}
                 None if Some(&version) > newest_bundled => {
                     history.unknown_newer.push(row.version.clone());
@@ -283,6 +287,7 @@ fn up_step(m: &BundledMigration) -> PlanStep {
         description: m.description.clone(),
         direction: Direction::Up,
         sql: m.up_sql.clone(),
+        script: m.up.clone(),
         checksum: m.checksum.clone(),
         drops_tables: Vec::new(),
         recorded_as: None,
@@ -400,6 +405,7 @@ pub fn plan_downgrade(
             description: m.description.clone(),
             direction: Direction::Down,
             sql: m.down_sql.clone(),
+            script: m.down.clone(),
             checksum: m.checksum.clone(),
             drops_tables: m.tables.clone(),
             recorded_as: applied
@@ -443,7 +449,8 @@ pub fn check_data_loss(
 }
 
 /// Plans `init --force`: re-runs the (idempotent) DDL of every recorded migration whose
-/// tables or indexes are missing. Never drops anything. Pending migrations are planned
+/// tables or indexes are missing (an invalid index, left by an interrupted concurrent build,
+/// counts as missing: its online statement drops and rebuilds it). Never drops data. Pending migrations are planned
 /// separately by [`plan_upgrade`].
 pub fn plan_repair(
     bundled: &[BundledMigration],

@@ -37,7 +37,8 @@ pub struct MigrationStatus {
     pub execution_ms: Option<i64>,
     /// Bundled checksum (recorded one for unknown migrations).
     pub checksum: String,
-    /// Whether the recorded checksum equals the bundled one (None when pending or unknown).
+    /// Whether the recorded checksum is the bundled one or an earlier one the migration
+    /// accepts as equivalent (None when pending or unknown).
     pub checksum_ok: Option<bool>,
     /// The oldest layout whose binaries keep working with it applied: as recorded, else
     /// (rows from before the version table had the column, and pending migrations) as
@@ -60,7 +61,7 @@ pub fn migration_history(
         .iter()
         .map(|m| {
             let row = row_for(&m.version);
-            let checksum_ok = row.map(|r| r.checksum == m.checksum);
+            let checksum_ok = row.map(|r| m.accepts(&r.checksum));
             MigrationStatus {
                 version: m.version.to_string(),
                 description: m.description.clone(),

@@ -3,6 +3,7 @@
 //! ([`BundledMigration::new`]); core validates and plans against the logical part.
 
 use crate::error::{Error, Result};
+use crate::online::Script;
 use crate::version::semver_reason;
 use semver::Version;
 use serde::Serialize;
@@ -123,26 +124,38 @@ pub struct BundledMigration {
     pub tables: Vec<String>,
     /// Indexes it creates, each with its table.
     pub indexes: Vec<Index>,
-    /// SQL that applies it (must be idempotent DDL: `IF NOT EXISTS`, so repair can rerun it).
+    /// SQL that applies it, as shipped: a transactional part, then any online statements
+    /// (see [`crate::online`]). Must be idempotent DDL (`IF NOT EXISTS`), so that repair and
+    /// a migration interrupted between its parts can rerun it.
     pub up_sql: String,
-    /// SQL that reverts it.
+    /// SQL that reverts it (same format).
     pub down_sql: String,
+    /// `up_sql` split into what runs inside the migration transaction and what runs outside.
+    pub up: Script,
+    /// `down_sql`, split the same way.
+    pub down: Script,
     /// Hex SHA-256 of `up_sql`, recorded when applied and compared on validation.
     pub checksum: String,
     /// The oldest layout whose binaries keep working once it is applied (see
     /// [`MigrationSpec::compatible_with`]); recorded in the version table from
     /// [`COMPATIBILITY_RECORDED_SINCE`] on, so that older binaries can read it.
     pub compatible_with: Version,
+    /// Checksums of SQL this migration shipped earlier and that a database may have been
+    /// migrated with: accepted as equivalent, so such a database keeps validating (no
+    /// checksum drift) after the SQL was re-expressed (e.g. the same index, now built online).
+    pub accepted_checksums: Vec<String>,
 }
 
 impl BundledMigration {
     /// Pairs a logical spec with a backend's SQL.
+    ///
+    /// Fails on a malformed online directive (see [`Script::parse`]).
     pub fn new(spec: &MigrationSpec, up_sql: &str, down_sql: &str) -> Result<Self> {
         let mut migration = Self::custom(spec.version, spec.description)?
             .with_compatibility(spec.compatible_with)?;
         migration.tables = spec.tables.iter().map(|t| t.to_string()).collect();
         migration.indexes = spec.indexes.iter().map(Index::from).collect();
-        Ok(migration.with_sql(up_sql, down_sql))
+        migration.try_with_sql(up_sql, down_sql)
     }
 
     /// A migration outside [`MIGRATIONS`], built step by step (tests use this to build
@@ -171,7 +184,10 @@ impl BundledMigration {
             indexes: Vec::new(),
             up_sql: String::new(),
             down_sql: String::new(),
+            up: Script::default(),
+            down: Script::default(),
             checksum: checksum(""),
+            accepted_checksums: Vec::new(),
         })
     }
 
@@ -215,11 +231,39 @@ impl BundledMigration {
     }
 
     /// Sets the SQL that applies and reverts it (the checksum follows the up SQL).
-    pub fn with_sql(mut self, up_sql: &str, down_sql: &str) -> Self {
+    ///
+    /// # Panics
+    ///
+    /// On a malformed online directive (a defect of the constant SQL a test passes); use
+    /// [`BundledMigration::try_with_sql`] to get the error instead.
+    pub fn with_sql(self, up_sql: &str, down_sql: &str) -> Self {
+        match self.try_with_sql(up_sql, down_sql) {
+            Ok(migration) => migration,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// [`BundledMigration::with_sql`], failing on a malformed online directive.
+    pub fn try_with_sql(mut self, up_sql: &str, down_sql: &str) -> Result<Self> {
+        self.up = Script::parse(up_sql)?;
+        self.down = Script::parse(down_sql)?;
         self.up_sql = up_sql.to_string();
         self.down_sql = down_sql.to_string();
         self.checksum = checksum(up_sql);
+        Ok(self)
+    }
+
+    /// Also accepts databases migrated with `earlier_up_sql`, SQL this migration shipped
+    /// before (see [`BundledMigration::accepted_checksums`]).
+    pub fn accepting_earlier_sql(mut self, earlier_up_sql: &str) -> Self {
+        self.accepted_checksums.push(checksum(earlier_up_sql));
         self
+    }
+
+    /// Whether a database that recorded `recorded` applied this migration's SQL (the current
+    /// one or an accepted earlier one).
+    pub fn accepts(&self, recorded: &str) -> bool {
+        self.checksum == recorded || self.accepted_checksums.iter().any(|c| c == recorded)
     }
 
     /// Names of the indexes it creates.
@@ -305,6 +349,15 @@ pub fn records_compatibility(version: &Version) -> bool {
     Version::parse(COMPATIBILITY_RECORDED_SINCE).is_ok_and(|since| *version >= since)
 }
 
+/// The table of `index`, as the migrations of `bundled` declare it.
+pub fn index_table<'a>(bundled: &'a [BundledMigration], index: &str) -> Option<&'a str> {
+    bundled
+        .iter()
+        .flat_map(|m| m.indexes.iter())
+        .find(|i| i.name == index)
+        .map(|i| i.table.as_str())
+}
+
 /// Hex SHA-256 of a migration's SQL.
 pub fn checksum(sql: &str) -> String {
     hex::encode(Sha256::digest(sql.as_bytes()))
@@ -325,11 +378,34 @@ pub fn bundle(sql: &[(&str, &str)]) -> Result<Vec<BundledMigration>> {
             target: "this build".into(),
         });
     }
-    MIGRATIONS
+    let bundled: Vec<BundledMigration> = MIGRATIONS
         .iter()
         .zip(sql)
         .map(|(spec, (up, down))| BundledMigration::new(spec, up, down))
-        .collect()
+        .collect::<Result<_>>()?;
+    check_online_indexes(&bundled)?;
+    Ok(bundled)
+}
+
+/// Every index an online statement builds or drops must be declared by a migration of the
+/// list: its table is what the driver claims, and what tells whether the statement may run
+/// inside the transaction (see [`crate::online`]).
+pub fn check_online_indexes(bundled: &[BundledMigration]) -> Result<()> {
+    for m in bundled {
+        for step in m.up.online.iter().chain(&m.down.online) {
+            if index_table(bundled, &step.index).is_none() {
+                return Err(Error::InvalidRequest {
+                    action: format!("bundle migration {}", m.version),
+                    reason: format!(
+                        "its online statement names index {}, which no migration declares",
+                        step.index
+                    ),
+                    target: "this build".into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// [`MIGRATIONS`] with descriptive pseudo-SQL, for backends without SQL (the in-memory one).
@@ -453,5 +529,34 @@ mod tests {
             checksum(""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    #[test]
+    fn earlier_sql_is_accepted_and_other_sql_is_not() {
+        let m = BundledMigration::custom("1.1.0", "index")
+            .unwrap()
+            .with_sql("new sql", "")
+            .accepting_earlier_sql("old sql");
+        assert!(m.accepts(&checksum("new sql")));
+        assert!(m.accepts(&checksum("old sql")));
+        assert!(!m.accepts(&checksum("other sql")));
+        assert_eq!(
+            m.checksum,
+            checksum("new sql"),
+            "what is recorded from now on"
+        );
+    }
+
+    #[test]
+    fn an_online_statement_must_name_a_declared_index() {
+        let online =
+            "-- pycharter:online builds idx_t_a\nCREATE INDEX CONCURRENTLY idx_t_a ON t (a);";
+        let undeclared = BundledMigration::custom("1.0.0", "t")
+            .unwrap()
+            .with_sql(online, "");
+        let err = check_online_indexes(std::slice::from_ref(&undeclared)).unwrap_err();
+        assert!(err.to_string().contains("idx_t_a"), "{err}");
+        let declared = undeclared.with_index("idx_t_a", "t");
+        check_online_indexes(&[declared]).unwrap();
     }
 }

@@ -47,8 +47,14 @@ pub struct SchemaInfo {
     pub expected_version: String,
     /// Tables the recorded migrations created that are missing.
     pub missing_tables: Vec<String>,
-    /// Indexes the recorded migrations created that are missing.
+    /// Indexes the recorded migrations created that are missing (an invalid index counts
+    /// as missing: queries cannot use it).
     pub missing_indexes: Vec<String>,
+    /// Indexes of this build's layout that exist but are invalid: a concurrent build was
+    /// interrupted (or is still running). The fix command of `message` drops and rebuilds
+    /// them (`upgrade` when their migration is pending, `init --force` when it is recorded).
+    #[serde(default)]
+    pub invalid_indexes: Vec<String>,
     /// Bundled migrations not yet applied, in order.
     pub pending: Vec<String>,
     /// Applied migrations whose checksum differs from the bundled one.
@@ -160,6 +166,13 @@ pub fn validate_catalog(
         .map(String::from)
         .collect();
 
+    let invalid_indexes: Vec<String> = bundled
+        .iter()
+        .flat_map(|m| m.index_names())
+        .filter(|i| snapshot.invalid_indexes.contains(*i))
+        .map(String::from)
+        .collect();
+
     let state = if !snapshot.version_table_exists || snapshot.applied.is_empty() {
         SchemaState::Uninitialized
     } else if !history.unknown_older.is_empty() {
@@ -191,6 +204,7 @@ pub fn validate_catalog(
         expected_version,
         missing_tables,
         missing_indexes,
+        invalid_indexes,
         pending: history
             .pending
             .iter()
@@ -221,6 +235,12 @@ pub fn validate_catalog(
             " (this server is a {}: reads work; writes and migrations need the primary, e.g. target_session_attrs=read-write)",
             info.server_role.describe()
         );
+    }
+    if !info.invalid_indexes.is_empty() && info.state != SchemaState::Valid {
+        info.message.push_str(&format!(
+            " ({} INVALID: a concurrent index build was interrupted or is still running; that command drops and rebuilds it)",
+            info.invalid_indexes.join(", ")
+        ));
     }
     info
 }
@@ -466,6 +486,59 @@ mod tests {
             info.missing_indexes,
             vec!["idx_schemas_name_sort_key".to_string()]
         );
+    }
+
+    #[test]
+    fn an_invalid_index_is_missing_and_named() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, b.len());
+        snap.indexes.remove("idx_schemas_name_sort_key");
+        snap.invalid_indexes
+            .insert("idx_schemas_name_sort_key".into());
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::MissingIndexes);
+        assert_eq!(info.missing_indexes, vec!["idx_schemas_name_sort_key"]);
+        assert_eq!(info.invalid_indexes, vec!["idx_schemas_name_sort_key"]);
+        assert_eq!(
+            info.message,
+            "Missing indexes: idx_schemas_name_sort_key — run: pycharter db init sqlite://t.db --force \
+             (idx_schemas_name_sort_key INVALID: a concurrent index build was interrupted or is still running; that command drops and rebuilds it)"
+        );
+    }
+
+    #[test]
+    fn an_invalid_index_of_a_pending_migration_names_the_upgrade() {
+        let b = bundle_logical("t");
+        let mut snap = catalog_at(&b, 1);
+        snap.invalid_indexes
+            .insert("idx_schemas_name_sort_key".into());
+        let info = validate_catalog(&snap, &b, TARGET);
+        assert_eq!(info.state, SchemaState::Outdated);
+        assert!(info.missing_indexes.is_empty(), "not required at 1.0.0");
+        assert_eq!(info.invalid_indexes, vec!["idx_schemas_name_sort_key"]);
+        assert!(
+            info.message.contains(
+                "run: pycharter db upgrade sqlite://t.db (idx_schemas_name_sort_key INVALID"
+            ),
+            "{}",
+            info.message
+        );
+    }
+
+    #[test]
+    fn a_checksum_of_accepted_earlier_sql_is_not_drift() {
+        let mut b = bundle_logical("t");
+        let old = "CREATE INDEX idx_schemas_name_sort_key ON schemas (name, version_sort_key);";
+        let snap_with_old = |b: &[BundledMigration]| {
+            let mut snap = catalog_at(b, b.len());
+            snap.applied[1].checksum = crate::spec::checksum(old);
+            snap
+        };
+        let drift = validate_catalog(&snap_with_old(&b), &b, TARGET);
+        assert_eq!(drift.state, SchemaState::ChecksumDrift);
+        b[1] = b[1].clone().accepting_earlier_sql(old);
+        let info = validate_catalog(&snap_with_old(&b), &b, TARGET);
+        assert!(info.valid, "{info:?}");
     }
 
     #[test]

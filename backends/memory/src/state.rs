@@ -9,8 +9,10 @@
 
 use crate::data::{no_such_table, Tables};
 use chrono::Utc;
+use pycharter_core::spec::index_table;
 use pycharter_core::{
-    AppliedMigration, BundledMigration, CatalogSnapshot, Error, PlanStep, Result, VERSION_TABLE,
+    AppliedMigration, BundledMigration, CatalogSnapshot, Error, OnlineEffect, PlanStep, Result,
+    VERSION_TABLE,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,30 +52,47 @@ impl State {
         self.version_rows.get_or_insert_with(Vec::new);
     }
 
-    /// "Runs" a step's SQL: the up SQL of one of `bundled` (the migrations of the handle
-    /// running it) creates its tables and indexes when missing (idempotent DDL, so it also
-    /// serves repair); its down SQL drops them.
+    /// "Runs" a statement: the transactional part of the up script of one of `bundled` (the
+    /// migrations of the handle running it) creates its tables and those of its indexes no
+    /// online statement builds (idempotent, so it also serves repair); an online statement
+    /// builds or drops its index; a down script drops what the up script created. Online
+    /// statements run here, inside the transaction: the memory backend has no concurrent
+    /// builds, so no index is ever left invalid.
     pub(crate) fn run_sql(&mut self, bundled: &[BundledMigration], sql: &str) -> Result<()> {
-        if let Some(m) = bundled.iter().find(|m| m.up_sql == sql) {
+        if let Some(m) = bundled.iter().find(|m| m.up.transactional == sql) {
             for table in &m.tables {
                 self.tables.create(table);
             }
-            for index in &m.indexes {
-                // As on a real database: an index cannot be created on a missing table.
-                if !self.tables.contains(&index.table) {
-                    return Err(Error::Database {
-                        target: TARGET.to_string(),
-                        reason: format!(
-                            "cannot create index {}: no such table: {}",
-                            index.name, index.table
-                        ),
-                    });
-                }
-                self.indexes.insert(index.name.clone(), index.table.clone());
+            let built_online: Vec<&str> = m.up.online.iter().map(|s| s.index.as_str()).collect();
+            for index in m
+                .indexes
+                .iter()
+                .filter(|i| !built_online.contains(&i.name.as_str()))
+            {
+                self.create_index(&index.name, &index.table)?;
             }
             return Ok(());
         }
-        if let Some(m) = bundled.iter().find(|m| m.down_sql == sql) {
+        let online = bundled
+            .iter()
+            .flat_map(|m| m.up.online.iter().chain(&m.down.online))
+            .find(|s| s.sql == sql);
+        if let Some(step) = online {
+            return match step.effect {
+                OnlineEffect::Builds => match index_table(bundled, &step.index) {
+                    Some(table) => self.create_index(&step.index, table),
+                    None => Err(Error::Database {
+                        target: TARGET.to_string(),
+                        reason: format!("index {} is on no declared table", step.index),
+                    }),
+                },
+                OnlineEffect::Drops => {
+                    self.indexes.remove(&step.index);
+                    Ok(())
+                }
+            };
+        }
+        if let Some(m) = bundled.iter().find(|m| m.down.transactional == sql) {
             for index in m.index_names() {
                 self.indexes.remove(index);
             }
@@ -86,6 +105,18 @@ impl State {
             target: TARGET.to_string(),
             reason: format!("syntax error: the memory backend does not know statement {sql:?}"),
         })
+    }
+
+    /// As on a real database: an index cannot be created on a missing table.
+    fn create_index(&mut self, name: &str, table: &str) -> Result<()> {
+        if !self.tables.contains(table) {
+            return Err(Error::Database {
+                target: TARGET.to_string(),
+                reason: format!("cannot create index {name}: no such table: {table}"),
+            });
+        }
+        self.indexes.insert(name.to_string(), table.to_string());
+        Ok(())
     }
 
     /// Drops a table with its rows and (as a real database does) its indexes.

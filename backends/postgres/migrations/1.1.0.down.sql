@@ -1,2 +1,3 @@
--- Reverts 1.1.0.
-DROP INDEX IF EXISTS idx_schemas_name_sort_key;
+-- Reverts 1.1.0, online: DROP INDEX CONCURRENTLY does not block the application's queries.
+-- pycharter:online drops idx_schemas_name_sort_key
+DROP INDEX CONCURRENTLY IF EXISTS idx_schemas_name_sort_key;

@@ -1,3 +1,14 @@
 -- pycharter 1.1.0: "latest version of <name>" becomes a backward scan of this index
 -- (WHERE name = $1 ORDER BY version_sort_key DESC LIMIT 1) instead of a sort of every version.
-CREATE INDEX IF NOT EXISTS idx_schemas_name_sort_key ON schemas (name, version_sort_key);
+--
+-- Built online: CREATE INDEX CONCURRENTLY takes a SHARE UPDATE EXCLUSIVE lock, which no
+-- INSERT, UPDATE, DELETE or SELECT waits for, so the application keeps writing to `schemas`
+-- while the index builds. It cannot run inside a transaction: the directive below makes it an
+-- online statement, which pycharter runs outside the migration transaction (inside it, without
+-- CONCURRENTLY, when the same transaction created `schemas`: a fresh database). An interrupted
+-- build leaves an INVALID index, which the next run drops and rebuilds.
+--
+-- First shipped as a plain CREATE INDEX (superseded/1.1.0.up.sql, which blocked every write to
+-- `schemas` for the whole build); databases migrated with it keep validating (accepted checksum).
+-- pycharter:online builds idx_schemas_name_sort_key
+CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_schemas_name_sort_key ON schemas (name, version_sort_key);

@@ -1,5 +1,6 @@
-//! The catalog snapshot: tables, indexes and version rows of the namespace, in **one** round
-//! trip.
+//! The catalog snapshot: tables, indexes (valid, and invalid: `pg_index.indisvalid` is false
+//! after an interrupted `CREATE INDEX CONCURRENTLY`) and version rows of the namespace, in
+//! **one** round trip.
 //!
 //! One statement, sent with the simple query protocol (a single `Query` message: the extended
 //! protocol would cost a Parse/Describe round trip before the Bind/Execute one on a fresh
@@ -70,8 +71,9 @@ fn catalog_sql(applied: &str) -> String {
 WITH ns AS (
     SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema()
 ), rel AS (
-    SELECT c.oid, c.relname::text AS name, c.relkind
+    SELECT c.oid, c.relname::text AS name, c.relkind, COALESCE(x.indisvalid, true) AS valid
     FROM pg_catalog.pg_class c
+    LEFT JOIN pg_catalog.pg_index x ON x.indexrelid = c.oid
     WHERE c.relnamespace = (SELECT oid FROM ns) AND c.relkind IN ('r', 'p', 'i', 'I')
 ), version_table AS (
     SELECT oid::regclass AS reg FROM rel
@@ -82,7 +84,10 @@ SELECT json_build_object(
     'tables', COALESCE(
         (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('r', 'p')), '[]'),
     'indexes', COALESCE(
-        (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('i', 'I')), '[]'),
+        (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('i', 'I') AND valid), '[]'),
+    'invalid_indexes', COALESCE(
+        (SELECT json_agg(name ORDER BY name) FROM rel WHERE relkind IN ('i', 'I') AND NOT valid),
+        '[]'),
     'applied', {applied},
     'server_role', CASE
         WHEN pg_is_in_recovery() THEN 'standby'

@@ -120,6 +120,23 @@ impl ErrorContext {
         }
     }
 
+    /// [`ErrorContext::map`] for a migration statement run under the DDL lock timeout
+    /// `waited`: giving up on a table lock is [`Error::TableLockTimeout`] (one attempt), which
+    /// core's driver retries.
+    pub(crate) fn map_ddl(&self, err: sqlx::Error, waited: Option<Duration>) -> Error {
+        match &err {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(LOCK_NOT_AVAILABLE) => {
+                Error::TableLockTimeout {
+                    target: self.target.clone(),
+                    reason: self.scrub(db.message()),
+                    attempts: 1,
+                    waited: waited.unwrap_or_default(),
+                }
+            }
+            _ => self.map(err),
+        }
+    }
+
     /// Maps a sqlx error to the pycharter error a user can act on.
     pub(crate) fn map(&self, err: sqlx::Error) -> Error {
         let target = self.target.clone();

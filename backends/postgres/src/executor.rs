@@ -1,18 +1,24 @@
-//! The [`MigrationExecutor`] core's migration driver runs on: how to read the catalog and how
-//! to open the one locked transaction a migration command runs in. Planning, validation and
-//! error wording are core's.
+//! The [`MigrationExecutor`] core's migration driver runs on: how to read the catalog, how to
+//! open a locked migration transaction, and (in [`crate::online`]) how online statements run
+//! outside it. Planning, validation and error wording are core's.
+//!
+//! Inside a migration transaction every statement runs with `lock_timeout` set to the DDL
+//! lock timeout: a statement that needs a strong table lock gives up rather than wait behind
+//! a long-running query, because while it waits every query of the application queues behind
+//! it. Giving up is [`Error::TableLockTimeout`], which core retries with backoff.
 
-use crate::catalog;
-use crate::errors::{ErrorContext, LOCK_NOT_AVAILABLE};
-use crate::store::PostgresMetadataStore;
+use crate::errors::LOCK_NOT_AVAILABLE;
+use crate::store::{Inner, PostgresMetadataStore};
 use crate::url::quote_ident;
+use crate::{catalog, online};
 use async_trait::async_trait;
 use pycharter_core::{
-    BundledMigration, CatalogSnapshot, Error, MigrationExecutor, MigrationTransaction, PlanStep,
-    Result,
+    BundledMigration, CatalogSnapshot, Error, MigrationExecutor, MigrationTransaction, OnlineStep,
+    PlanStep, Result,
 };
 use sqlx::{AssertSqlSafe, Executor as _, Postgres, Transaction};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Key of the transaction-level advisory lock every migration transaction takes first
 /// (`pg_advisory_xact_lock`): the bytes of `"pycharte"`. Advisory locks are per database, so
@@ -148,12 +154,20 @@ impl MigrationExecutor for PostgresMetadataStore {
         if let Err(err) = locked {
             return Err(self.lock_error(err));
         }
-
-        // Back to the connection's statement_timeout for the migration steps themselves.
+        // Back to the connection's statement_timeout for the migration steps themselves, and
+        // the DDL lock timeout for their table locks.
+        let ddl_lock_timeout = match inner.ddl_lock_timeout {
+            Some(t) => format!("'{}ms'", t.as_millis().max(1)),
+            None => "DEFAULT".to_string(),
+        };
+        let settings = format!(
+            "SET LOCAL statement_timeout TO DEFAULT; SET LOCAL lock_timeout TO {ddl_lock_timeout}"
+        );
         (&mut *tx)
-            .execute(sqlx::raw_sql("SET LOCAL statement_timeout TO DEFAULT"))
+            .execute(sqlx::raw_sql(AssertSqlSafe(settings)))
             .await
             .map_err(map)?;
+        let map = |e| inner.errors.map_ddl(e, inner.ddl_lock_timeout);
         tracing::debug!(target: "pycharter::postgres", database = self.target(), "migration lock acquired");
         if let Some(namespace) = &inner.namespace {
             let exists: bool =
@@ -179,8 +193,20 @@ impl MigrationExecutor for PostgresMetadataStore {
             .map_err(map)?;
         Ok(Box::new(PgMigrationTx {
             tx,
-            errors: Arc::clone(&inner.errors),
+            inner: Arc::clone(inner),
         }))
+    }
+
+    fn online_steps(&self) -> bool {
+        true
+    }
+
+    fn ddl_lock_retry_for(&self) -> Duration {
+        self.inner.ddl_lock_retry_for
+    }
+
+    async fn wait_for_online(&self, table: &str) -> Result<()> {
+        online::wait_until_free(&self.inner, table, self.inner.lock_timeout).await
     }
 }
 
@@ -239,13 +265,20 @@ impl PostgresMetadataStore {
 /// the server when the connection dies), never by hand.
 struct PgMigrationTx {
     tx: Transaction<'static, Postgres>,
-    errors: Arc<ErrorContext>,
+    inner: Arc<Inner>,
+}
+
+impl PgMigrationTx {
+    /// A failed statement's error; giving up on a table lock is [`Error::TableLockTimeout`].
+    fn map(&self, err: sqlx::Error) -> Error {
+        self.inner.errors.map_ddl(err, self.inner.ddl_lock_timeout)
+    }
 }
 
 #[async_trait]
 impl MigrationTransaction for PgMigrationTx {
     async fn snapshot(&mut self) -> Result<CatalogSnapshot> {
-        catalog::snapshot_without_xml(&mut self.tx, &self.errors).await
+        catalog::snapshot_without_xml(&mut self.tx, &self.inner.errors).await
     }
 
     async fn run_sql(&mut self, sql: &str) -> Result<()> {
@@ -255,7 +288,7 @@ impl MigrationTransaction for PgMigrationTx {
         (&mut *self.tx)
             .execute(sqlx::raw_sql(AssertSqlSafe(sql)))
             .await
-            .map_err(|e| self.errors.map(e))?;
+            .map_err(|e| self.map(e))?;
         Ok(())
     }
 
@@ -284,7 +317,7 @@ impl MigrationTransaction for PgMigrationTx {
         query
             .execute(&mut *self.tx)
             .await
-            .map_err(|e| self.errors.map(e))?;
+            .map_err(|e| self.map(e))?;
         Ok(())
     }
 
@@ -294,7 +327,7 @@ impl MigrationTransaction for PgMigrationTx {
             .bind(recorded)
             .execute(&mut *self.tx)
             .await
-            .map_err(|e| self.errors.map(e))?;
+            .map_err(|e| self.map(e))?;
         Ok(())
     }
 
@@ -307,7 +340,7 @@ impl MigrationTransaction for PgMigrationTx {
         .bind(tables)
         .fetch_all(&mut *self.tx)
         .await
-        .map_err(|e| self.errors.map(e))?;
+        .map_err(|e| self.map(e))?;
         let mut counts = Vec::with_capacity(existing.len());
         for table in existing {
             // Table names come from the bundled migrations, never from users.
@@ -316,19 +349,42 @@ impl MigrationTransaction for PgMigrationTx {
                 .persistent(UNNAMED_ONLY)
                 .fetch_one(&mut *self.tx)
                 .await
-                .map_err(|e| self.errors.map(e))?;
+                .map_err(|e| self.map(e))?;
             counts.push((table, u64::try_from(rows).unwrap_or(0)));
         }
         Ok(counts)
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        let errors = self.errors;
-        self.tx.commit().await.map_err(|e| errors.map(e))
+        let inner = self.inner;
+        self.tx.commit().await.map_err(|e| inner.errors.map(e))
     }
 
     async fn rollback(self: Box<Self>) -> Result<()> {
-        let errors = self.errors;
-        self.tx.rollback().await.map_err(|e| errors.map(e))
+        let inner = self.inner;
+        self.tx.rollback().await.map_err(|e| inner.errors.map(e))
+    }
+
+    async fn run_inline(&mut self, step: &OnlineStep) -> Result<()> {
+        // The table is this transaction's own (or the step runs where it has to): the same
+        // statement without CONCURRENTLY, which cannot run in a transaction.
+        self.run_sql(&online::without_concurrently(&step.sql)).await
+    }
+
+    async fn claim_online(&mut self, table: &str, leftover: Option<&str>) -> Result<bool> {
+        let inner = Arc::clone(&self.inner);
+        online::claim(
+            &mut self.tx,
+            &inner.errors,
+            table,
+            leftover,
+            inner.ddl_lock_timeout,
+        )
+        .await
+    }
+
+    async fn commit_into_online(self: Box<Self>, step: &OnlineStep, _table: &str) -> Result<()> {
+        let PgMigrationTx { tx, inner } = *self;
+        online::commit_into(tx, &inner, step).await
     }
 }

@@ -13,6 +13,16 @@
 //!   versions, then applies what is still pending: concurrent deployers wait, then find
 //!   nothing to do; a failing step rolls everything back (DDL is transactional). The lock is
 //!   transaction-level, so it also works behind PgBouncer in transaction pooling mode.
+//! - **Online steps** (`CREATE INDEX CONCURRENTLY` on an existing table, as 1.1.0's index):
+//!   the transaction commits, the statement runs outside it, and a next transaction (under
+//!   the same lock) records the migration; the application keeps writing meanwhile. How a
+//!   deployer claims the table and why no waiter may hold a snapshot: `online.rs`. On a fresh
+//!   database the table is the transaction's own, so the index is built inside it, as before.
+//! - **Lock queue**: migration statements run with `lock_timeout` = `ddl_lock_timeout`
+//!   (default 2 s): one that needs a strong lock gives up instead of parking in front of the
+//!   application's queries, and core retries the migration with backoff.
+//! - **Lint**: [`lint`] rejects the migration forms that block writes on an existing table;
+//!   `tests/migration_lint.rs` runs it over the bundled migrations.
 //! - **Validation** is one catalog query, one round trip (simple protocol, no parameters).
 //!   It reads the version table through `XMLTABLE`, so that the query parses even when the
 //!   table does not exist; on a server built without libxml (no mainstream package or
@@ -93,6 +103,8 @@ mod connector;
 mod errors;
 mod executor;
 mod hosts;
+pub mod lint;
+mod online;
 mod pool;
 mod replicas;
 pub mod sql;
@@ -159,7 +171,7 @@ mod tests {
             let drops: Vec<String> = if spec.tables.is_empty() {
                 spec.indexes
                     .iter()
-                    .map(|i| format!("DROP INDEX IF EXISTS {};", i.name))
+                    .map(|i| format!("IF EXISTS {};", i.name))
                     .collect()
             } else {
                 spec.tables

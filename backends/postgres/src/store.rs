@@ -34,6 +34,15 @@ const SQL: [(&str, &str); 3] = [
     ),
 ];
 
+/// SQL a migration shipped before it was re-expressed, `(version, up SQL)`: databases
+/// migrated with it keep validating ([`BundledMigration::accepting_earlier_sql`]).
+const SUPERSEDED: [(&str, &str); 1] = [(
+    // A plain CREATE INDEX, which blocked every write to `schemas` while it built; now built
+    // online (CREATE INDEX CONCURRENTLY), same index.
+    "1.1.0",
+    include_str!("../migrations/superseded/1.1.0.up.sql"),
+)];
+
 /// Data-contract metadata in PostgreSQL.
 ///
 /// Cheap to clone (the clones share one pool and one schema gate); inject it as
@@ -64,6 +73,9 @@ pub(crate) struct Inner {
     /// Configured namespace: created (under the lock) when it does not exist yet.
     pub(crate) namespace: Option<String>,
     pub(crate) lock_timeout: Option<Duration>,
+    /// `lock_timeout` of migration statements (see [`ConnectOptions::ddl_lock_timeout`]).
+    pub(crate) ddl_lock_timeout: Option<Duration>,
+    pub(crate) ddl_lock_retry_for: Duration,
     pub(crate) gate: SchemaGate,
     /// False when the URL sets `statement-cache-capacity=0`: use unnamed statements.
     pub(crate) persistent: bool,
@@ -101,9 +113,12 @@ impl PostgresMetadataStore {
     ///   one attempt at a time, until it runs out ([`pycharter_core::wait`]).
     /// - `namespace` and `statement_timeout` are sent as startup options of every connection
     ///   (`search_path`, `statement_timeout`; a missing namespace is created by the first
-    ///   migration). `lock_timeout` bounds the wait for the migration lock, and the table
-    ///   locks of migration steps; `statement_timeout` bounds every statement, migration
-    ///   steps included, except the wait for the migration lock.
+    ///   migration). `lock_timeout` bounds the wait for another deployer (the migration
+    ///   lock, or its online step on the same table); `ddl_lock_timeout` (default 2 s) the
+    ///   table locks of each migration statement, which gives up rather than queue in front
+    ///   of the application's queries, the migration being retried with backoff for up to
+    ///   `ddl_lock_retry_for`; `statement_timeout` bounds every statement, migration steps
+    ///   included, except the wait for the migration lock.
     /// - TLS: the URL's `sslmode` (`disable`, `prefer` (default), `require`, `verify-ca`,
     ///   `verify-full`) and `sslrootcert`.
     /// - Behind PgBouncer in transaction mode, add `statement-cache-capacity=0` to the URL:
@@ -177,6 +192,8 @@ impl PostgresMetadataStore {
                 errors,
                 namespace,
                 lock_timeout: options.lock_timeout,
+                ddl_lock_timeout: options.ddl_lock_timeout,
+                ddl_lock_retry_for: options.ddl_lock_retry_for,
                 gate: SchemaGate::new(),
                 persistent,
                 connector,
@@ -238,6 +255,8 @@ impl PostgresMetadataStore {
                 errors,
                 namespace: None,
                 lock_timeout: None,
+                ddl_lock_timeout: ConnectOptions::default().ddl_lock_timeout,
+                ddl_lock_retry_for: ConnectOptions::default().ddl_lock_retry_for,
                 gate: SchemaGate::new(),
                 persistent: true,
                 connector: Arc::new(connector),
@@ -246,11 +265,22 @@ impl PostgresMetadataStore {
         }
     }
 
-    /// The migrations embedded in this build (SQL under `backends/postgres/migrations/`).
+    /// The migrations embedded in this build (SQL under `backends/postgres/migrations/`),
+    /// each accepting the SQL it shipped before (`migrations/superseded/`).
     pub fn migrations() -> Vec<BundledMigration> {
-        // One SQL pair per entry of MIGRATIONS, checked by this crate's tests:
-        // failing here is a build defect, not a runtime condition.
-        spec::bundle(&SQL).expect("one (up, down) SQL pair per entry of MIGRATIONS")
+        // One SQL pair per entry of MIGRATIONS, checked by this crate's tests: failing here
+        // is a build defect, not a runtime condition.
+        let bundled = spec::bundle(&SQL).expect("one (up, down) SQL pair per entry of MIGRATIONS");
+        bundled
+            .into_iter()
+            .map(|m| {
+                let version = m.version.to_string();
+                SUPERSEDED
+                    .iter()
+                    .filter(|(v, _)| *v == version)
+                    .fold(m, |m, (_, sql)| m.accepting_earlier_sql(sql))
+            })
+            .collect()
     }
 
     /// The connection pool (for [`crate::initialize_schema`] / [`crate::validate_schema`] or

@@ -83,6 +83,8 @@ pub(crate) async fn snapshot(conn: &mut SqliteConnection, target: &str) -> Resul
         version_table_exists: tables.contains(VERSION_TABLE),
         tables,
         indexes: parse_names(&indexes)?,
+        // SQLite builds an index in one statement, under its one writer: never half-built.
+        invalid_indexes: Default::default(),
         applied,
         ..CatalogSnapshot::default()
     })

@@ -34,7 +34,8 @@
 //! ```
 //!
 //! [`pgbouncer::PgBouncer`] puts a real PgBouncer in transaction pooling mode in front of
-//! that server (also run as a non-root user when the tests run as root).
+//! that server (also run as a non-root user when the tests run as root). [`load::Load`] is an
+//! application's writers and readers, timed, for tests of what a migration does to them.
 //!
 //! [`replication::ReplicaPair`] starts a primary and a streaming hot standby of their own
 //! (`pg_basebackup -R`), for the high-availability tests: tests stop, promote and pause it,
@@ -51,6 +52,7 @@
 
 mod cluster;
 mod external;
+pub mod load;
 pub mod pgbouncer;
 pub mod replication;
 mod system;
