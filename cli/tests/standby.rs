@@ -55,7 +55,11 @@ fn on_a_standby_reads_work_and_say_so_and_migrations_are_refused() {
     assert_eq!(info["valid"], true);
     let out = run(&["db", "current", &standby]);
     assert_code(&out, 0);
-    assert_eq!(stdout(&out), "1.1.0\n", "stdout stays what scripts capture");
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n", pycharter_core::SCHEMA_VERSION),
+        "stdout stays what scripts capture"
+    );
     assert!(
         stderr(&out).contains("is a read-only standby"),
         "{}",

@@ -30,7 +30,7 @@ where
 
     async fn open(&self, database: &str, options: ConnectOptions) -> Result<Self::Store> {
         let primary = self.0.open(database, options.clone()).await?;
-        self.route(database, primary, options).await
+        self.route(database, primary, options, None).await
     }
 
     async fn damage(&self, database: &str, damage: Damage<'_>) {
@@ -57,9 +57,10 @@ where
     ) -> Result<Self::Store> {
         let primary = self
             .0
-            .open_with_migrations(database, options.clone(), migrations)
+            .open_with_migrations(database, options.clone(), migrations.clone())
             .await?;
-        self.route(database, primary, options).await
+        self.route(database, primary, options, Some(migrations))
+            .await
     }
 
     fn failing_migration(&self, version: &str, table: &str) -> FailingMigration {
@@ -73,19 +74,28 @@ where
     H::Store: Replicated,
 {
     /// `primary` behind [`ReadReplicas`], with a second handle on `database` (opened without
-    /// touching the schema) as its replica.
+    /// touching the schema, by the same build: with `migrations` when the primary has them)
+    /// as its replica.
     async fn route(
         &self,
         database: &str,
         primary: H::Store,
         options: ConnectOptions,
+        migrations: Option<Vec<BundledMigration>>,
     ) -> Result<ReadReplicas<H::Store>> {
         let replica_options = ConnectOptions {
             auto_initialize: false,
             validate_schema_on_connect: false,
             ..options
         };
-        let replica = self.0.open(database, replica_options).await?;
+        let replica = match migrations {
+            Some(migrations) => {
+                self.0
+                    .open_with_migrations(database, replica_options, migrations)
+                    .await?
+            }
+            None => self.0.open(database, replica_options).await?,
+        };
         let routed = ReadReplicas::new(primary, vec![replica]);
         routed.sync_with_primary().await;
         Ok(routed)
