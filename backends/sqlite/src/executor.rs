@@ -26,6 +26,7 @@ async fn run_script(
     sql: &str,
 ) -> std::result::Result<(), sqlx::Error> {
     // Only bundled migration SQL and this crate's own statements reach here, never user input.
+    let sql = crate::add_column::resolve(conn, sql).await?;
     conn.execute(sqlx::query(AssertSqlSafe(sql)).persistent(false))
         .await
         .map(|_| ())

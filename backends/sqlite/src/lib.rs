@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod add_column;
 mod artifacts;
 mod catalog;
 mod errors;
