@@ -29,6 +29,7 @@ pub mod options;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod scheme;
 pub mod spec;
 pub mod store;
 pub mod typed;
