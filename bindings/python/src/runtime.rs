@@ -84,16 +84,16 @@ where
 {
     let runtime = runtime()?;
     let outcome = py.detach(|| {
+        // Declared first, dropped last: a future dropped unfinished (Ctrl-C) hands its
+        // pooled connection back through the runtime.
+        let _context = runtime.enter();
         let mut future = pin!(future);
+        // Most in-memory operations never wait: answer them on this thread directly.
+        if let Poll::Ready(out) = future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
         {
-            // Most in-memory operations never wait: answer them on this thread directly.
-            let _context = runtime.enter();
-            if let Poll::Ready(out) = future
-                .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-            {
-                return Ok(out);
-            }
+            return Ok(out);
         }
         runtime.block_on(async {
             loop {
