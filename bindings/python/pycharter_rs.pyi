@@ -5,9 +5,50 @@ be shared by any number of threads.
 """
 
 from types import TracebackType
-from typing import Any, Literal, Optional, TypedDict, Union
+from typing import Any, Literal, Optional, TypedDict, Union, final
 
-from typing_extensions import Self
+from typing_extensions import Self, disjoint_base
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "__version__",
+    "MetadataStore",
+    "PostgresMetadataStore",
+    "SqliteMetadataStore",
+    "InMemoryMetadataStore",
+    "initialize_schema",
+    "validate_schema",
+    "PycharterError",
+    "SchemaError",
+    "SchemaNotInitialized",
+    "SchemaVersionMismatch",
+    "SchemaOutdated",
+    "SchemaNewer",
+    "UnknownMigration",
+    "MissingTables",
+    "MissingIndexes",
+    "ChecksumDrift",
+    "NotFound",
+    "VersionConflict",
+    "InvalidInput",
+    "InvalidDocument",
+    "InvalidVersion",
+    "InvalidName",
+    "InvalidUrl",
+    "ConnectionFailed",
+    "Unreachable",
+    "ConnectTimeout",
+    "AuthenticationFailed",
+    "LockTimeout",
+    "MigrationFailed",
+    "DataLoss",
+    "InvalidRequest",
+    "DatabaseError",
+    "NotConnected",
+]
+
+# The TypedDicts and aliases below exist for type checkers only (import them under
+# `typing.TYPE_CHECKING`); at runtime the values are plain dicts.
 
 __version__: str
 SCHEMA_VERSION: str
@@ -87,6 +128,7 @@ class ArtifactRecord(TypedDict):
     created_at: str
     """ISO 8601, UTC."""
 
+@disjoint_base
 class MetadataStore:
     """The methods every store has. Create one of the subclasses."""
 
@@ -162,16 +204,19 @@ class MetadataStore:
     def delete_schema(self, schema_name: str, version: str) -> None:
         """Delete the version and everything attached to it (``NotFound`` if absent)."""
 
+@final
 class PostgresMetadataStore(MetadataStore):
-    def __init__(self, url: str) -> None:
+    def __new__(cls, url: str) -> Self:
         """``postgresql://user:pass@host:5432/db`` (``sslmode`` and other parameters accepted)."""
 
+@final
 class SqliteMetadataStore(MetadataStore):
-    def __init__(self, url: str) -> None:
+    def __new__(cls, url: str) -> Self:
         """``sqlite://path.db``, ``sqlite:///abs/path.db`` or ``sqlite::memory:``."""
 
+@final
 class InMemoryMetadataStore(MetadataStore):
-    def __init__(self) -> None:
+    def __new__(cls) -> Self:
         """One private database, kept across ``connect()`` calls of this object."""
 
 DatabaseConnection = Any
