@@ -30,7 +30,9 @@ fn convert(object: &Bound<'_, PyAny>, depth: usize) -> Result<Value, Error> {
     }
     let python_error = |e: PyErr| invalid(e.to_string());
     if let Ok(text) = object.cast::<PyString>() {
-        return Ok(Value::String(text.to_cow().map_err(python_error)?.into_owned()));
+        return Ok(Value::String(
+            text.to_cow().map_err(python_error)?.into_owned(),
+        ));
     }
     if let Ok(dict) = object.cast::<PyDict>() {
         let mut map = Map::new();

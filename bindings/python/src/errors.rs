@@ -257,7 +257,11 @@ pub(crate) fn map_error(py: Python<'_>, err: Error) -> PyErr {
             SchemaOutdated::new_err(message),
             attrs(
                 py,
-                [("found", found), ("expected", expected), ("database", target)],
+                [
+                    ("found", found),
+                    ("expected", expected),
+                    ("database", target),
+                ],
             ),
         ),
         Error::SchemaNewer {
@@ -268,7 +272,11 @@ pub(crate) fn map_error(py: Python<'_>, err: Error) -> PyErr {
             SchemaNewer::new_err(message),
             attrs(
                 py,
-                [("found", found), ("expected", expected), ("database", target)],
+                [
+                    ("found", found),
+                    ("expected", expected),
+                    ("database", target),
+                ],
             ),
         ),
         Error::UnknownMigration { version, target } => (
@@ -375,10 +383,20 @@ pub(crate) fn kind_name(kind: pycharter_core::ArtifactKind) -> String {
     }
 }
 
-fn attrs<const N: usize>(py: Python<'_>, pairs: [(&'static str, String); N]) -> Vec<(&'static str, Py<PyAny>)> {
+fn attrs<const N: usize>(
+    py: Python<'_>,
+    pairs: [(&'static str, String); N],
+) -> Vec<(&'static str, Py<PyAny>)> {
     pairs
         .into_iter()
-        .map(|(name, value)| (name, value.into_pyobject(py).map_or_else(|_| py.None(), |v| v.into_any().unbind())))
+        .map(|(name, value)| {
+            (
+                name,
+                value
+                    .into_pyobject(py)
+                    .map_or_else(|_| py.None(), |v| v.into_any().unbind()),
+            )
+        })
         .collect()
 }
 

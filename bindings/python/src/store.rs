@@ -40,7 +40,10 @@ impl Store {
     /// The connected handle, or `NotConnected` naming the fix.
     fn handle(&self) -> PyResult<Arc<dyn Connected>> {
         // A panic cannot leave an `Option<Arc>` half-written: a poisoned lock is used as is.
-        let slot = self.connected.read().unwrap_or_else(PoisonError::into_inner);
+        let slot = self
+            .connected
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         slot.clone().ok_or_else(|| {
             NotConnected::new_err(format!(
                 "{}({}) is not connected — call connect() first",
@@ -51,7 +54,10 @@ impl Store {
     }
 
     fn replace(&self, handle: Option<Arc<dyn Connected>>) -> Option<Arc<dyn Connected>> {
-        let mut slot = self.connected.write().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .connected
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         std::mem::replace(&mut *slot, handle)
     }
 
@@ -157,7 +163,9 @@ impl Store {
             statement_timeout: statement_timeout
                 .map(|s| seconds("statement_timeout", s))
                 .transpose()?,
-            lock_timeout: lock_timeout.map(|s| seconds("lock_timeout", s)).transpose()?,
+            lock_timeout: lock_timeout
+                .map(|s| seconds("lock_timeout", s))
+                .transpose()?,
             namespace,
             max_connections,
             ..ConnectOptions::default()
@@ -369,7 +377,10 @@ impl Store {
         schema_name: String,
         version: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let Some(kind) = ArtifactKind::ALL.into_iter().find(|k| kind_name(*k) == kind) else {
+        let Some(kind) = ArtifactKind::ALL
+            .into_iter()
+            .find(|k| kind_name(*k) == kind)
+        else {
             let known: Vec<String> = ArtifactKind::ALL.into_iter().map(kind_name).collect();
             return Err(PyValueError::new_err(format!(
                 "unknown kind {kind:?}: use one of {}",
@@ -420,7 +431,8 @@ impl PostgresStore {
     #[new]
     fn new(url: String) -> PyClassInitializer<Self> {
         let target = Target::Postgres(url);
-        PyClassInitializer::from(Store::new("PostgresMetadataStore", target)).add_subclass(PostgresStore)
+        PyClassInitializer::from(Store::new("PostgresMetadataStore", target))
+            .add_subclass(PostgresStore)
     }
 }
 
@@ -433,7 +445,8 @@ impl SqliteStore {
     #[new]
     fn new(url: String) -> PyClassInitializer<Self> {
         let target = Target::Sqlite(url);
-        PyClassInitializer::from(Store::new("SqliteMetadataStore", target)).add_subclass(SqliteStore)
+        PyClassInitializer::from(Store::new("SqliteMetadataStore", target))
+            .add_subclass(SqliteStore)
     }
 }
 
@@ -447,6 +460,7 @@ impl MemoryStore {
     #[new]
     fn new() -> PyClassInitializer<Self> {
         let target = Target::Memory(MemoryMetadataStore::uninitialized());
-        PyClassInitializer::from(Store::new("InMemoryMetadataStore", target)).add_subclass(MemoryStore)
+        PyClassInitializer::from(Store::new("InMemoryMetadataStore", target))
+            .add_subclass(MemoryStore)
     }
 }
