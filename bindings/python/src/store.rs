@@ -156,6 +156,8 @@ impl Store {
         namespace: Option<String>,
         max_connections: u32,
     ) -> PyResult<()> {
+        // Fields ConnectOptions gains later keep their defaults.
+        #[allow(clippy::needless_update)]
         let options = ConnectOptions {
             auto_initialize,
             validate_schema_on_connect,
