@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The README's test command: every test of the workspace, on real SQLite files, a throwaway
-# PostgreSQL cluster and a real PgBouncer that the tests start themselves.
+# PostgreSQL cluster and a real PgBouncer that the tests start themselves; then the Python
+# binding's pytest suite (scripts/test-python.sh).
 #
 # A fresh Debian machine (Rust and nothing else, or Rust and PostgreSQL) lacks some of the
 # programs those tests run, so this installs the missing ones first, with apt-get:
 #   - the PostgreSQL server binaries (`postgresql`): the test harness runs a private cluster
 #     with initdb/pg_ctl (not needed when PYCHARTER_TEST_DATABASE_URL names a server);
-#   - PgBouncer (`pgbouncer`): the transaction-pooling tests.
+#   - PgBouncer (`pgbouncer`): the transaction-pooling tests;
+#   - Python 3 with its venv module (`python3-venv`): the Python tests' virtualenv (their
+#     packages then come from PyPI, pinned in bindings/python/requirements-test.txt).
 # A failed install stops here with the package named; nothing is ever skipped.
 #
-# Arguments are passed to `cargo test` (e.g. `scripts/test.sh -p pycharter-sqlite`).
-# `.ci/run` calls this after fmt and clippy, with the same target dir.
+# Arguments are passed to `cargo test` (e.g. `scripts/test.sh -p pycharter-sqlite`); the
+# Python tests run either way. `.ci/run` calls this after fmt and clippy, with the same
+# target dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +27,9 @@ have_initdb() {
 }
 have_pgbouncer() {
     command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]
+}
+have_python_venv() {
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1
 }
 
 apt_updated=no
@@ -56,8 +63,11 @@ if [ -z "${PYCHARTER_TEST_DATABASE_URL:-}" ]; then
     ensure have_initdb postgresql
 fi
 ensure have_pgbouncer pgbouncer
+ensure have_python_venv python3-venv
 
 # Also runs every criterion benchmark once in test mode (benches/Cargo.toml: `test = true`),
 # so the benches cannot rot, without a release build.
 log "cargo test --workspace --locked${*:+ $*}"
 cargo test --workspace --locked "$@"
+
+scripts/test-python.sh

@@ -1,24 +1,14 @@
 //! Which backend a database URL selects, and opening it. The only module that knows the
 //! backend crates.
 
-use pycharter_core::{
-    redact_url, BundledMigration, ConnectOptions, Error, Result, SchemaManager, UrlForms,
-};
+use pycharter_core::{redact_url, BundledMigration, ConnectOptions, Error, Result, SchemaManager};
 use pycharter_memory::MemoryMetadataStore;
 use pycharter_postgres::PostgresMetadataStore;
 use pycharter_sqlite::SqliteMetadataStore;
 use std::time::Duration;
 
-/// The backends this binary ships.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendKind {
-    /// `postgres://`, `postgresql://`
-    Postgres,
-    /// `sqlite:` (`sqlite://PATH`, `sqlite:PATH`, `sqlite::memory:`)
-    Sqlite,
-    /// `memory://`: a fresh store per process, so only useful to try commands out.
-    Memory,
-}
+/// The backends this binary ships; the URL rule that picks one is core's.
+pub use pycharter_core::scheme::BackendKind;
 
 /// A database URL whose scheme selects a backend this binary ships.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,41 +28,15 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 impl DatabaseUrl {
-    /// Picks the backend from the scheme. Anything else is [`Error::InvalidUrl`], whose
-    /// message lists the accepted forms.
+    /// Picks the backend from the scheme ([`BackendKind::from_url`]). Anything else is
+    /// [`Error::InvalidUrl`], whose message lists the accepted forms.
     ///
     /// Only the scheme and the presence of a path are checked here; the backend parses the
     /// rest (host, port, options) and reports its own [`Error::InvalidUrl`].
     pub fn parse(raw: &str) -> Result<Self> {
-        let invalid = |reason: String| Error::InvalidUrl {
-            url: safe_display(raw),
-            reason,
-            accepted: UrlForms::Any,
-        };
-        let url = raw.trim();
-        let Some((scheme, rest)) = url.split_once(':') else {
-            return Err(invalid(format!(
-                "it has no scheme (for a file, write sqlite://{url})"
-            )));
-        };
-        let kind = match scheme.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" if rest.starts_with("//") => BackendKind::Postgres,
-            "memory" if rest.starts_with("//") => BackendKind::Memory,
-            "postgres" | "postgresql" | "memory" => {
-                return Err(invalid(format!("a {scheme} URL starts with {scheme}://")))
-            }
-            // The SQLite backend parses the path and options and reports its own errors.
-            "sqlite" => BackendKind::Sqlite,
-            "" => return Err(invalid("it has no scheme".into())),
-            other => {
-                return Err(invalid(format!(
-                    "unsupported scheme {other:?} (postgres:// and postgresql:// select \
-                     PostgreSQL, sqlite: selects SQLite, memory:// the in-memory store)"
-                )))
-            }
-        };
+        let kind = BackendKind::from_url(raw)?;
         Ok(DatabaseUrl {
-            raw: url.to_string(),
+            raw: raw.trim().to_string(),
             kind,
         })
     }
@@ -127,20 +91,8 @@ pub fn bundled_migrations() -> Result<Vec<BundledMigration>> {
     Ok(pycharter_sqlite::migrations())
 }
 
-/// `raw` safe to print even when it is not a URL: [`redact_url`] handles everything with a
-/// `://`; a scheme-less `user:password@host` would pass through it untouched.
-pub fn safe_display(raw: &str) -> String {
-    if raw.contains("://") {
-        return redact_url(raw);
-    }
-    match raw.rfind('@') {
-        Some(at) => match raw[..at].find(':') {
-            Some(colon) => format!("{}:***{}", &raw[..colon], &raw[at..]),
-            None => raw.to_string(),
-        },
-        None => raw.to_string(),
-    }
-}
+/// `raw` safe to print even when it is not a URL (core's rule).
+pub use pycharter_core::scheme::safe_display;
 
 #[cfg(test)]
 mod tests {
@@ -174,7 +126,7 @@ mod tests {
             assert!(matches!(err, Error::InvalidUrl { .. }), "{raw}: {err:?}");
             assert!(
                 err.to_string()
-                    .ends_with(&format!("— use {}", UrlForms::Any)),
+                    .ends_with(&format!("— use {}", pycharter_core::UrlForms::Any)),
                 "{err}"
             );
         }

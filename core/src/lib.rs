@@ -31,6 +31,7 @@ pub mod plan;
 pub mod redact;
 pub mod replica;
 pub mod report;
+pub mod scheme;
 pub mod spec;
 pub mod sql;
 pub mod store;
