@@ -23,6 +23,7 @@ pub mod backend;
 pub mod catalog;
 pub mod document;
 pub mod error;
+pub mod feed;
 pub mod gate;
 pub mod migrate;
 pub mod options;
@@ -41,6 +42,7 @@ pub use artifact::{
 pub use backend::Backend;
 pub use catalog::{AppliedMigration, CatalogSnapshot};
 pub use error::{Error, Result};
+pub use feed::{ChangeEvent, ChangeFeed, ChangeObserver, ChangeOp, FeedMessage};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};

@@ -1,6 +1,7 @@
 //! [`MemoryMetadataStore`]: the handle users hold, its constructors, and the two traits.
 
 use crate::state::{Layout, State};
+use pycharter_core::feed::Observers;
 use pycharter_core::spec::bundle_logical;
 use pycharter_core::{
     migrate, prepare_schema, BundledMigration, ConnectOptions, InitializeOptions, Result,
@@ -21,6 +22,8 @@ pub(crate) struct Database {
     /// real database's table locks: a migration's copy-then-swap cannot lose a write.
     pub(crate) writer: tokio::sync::Mutex<()>,
     pub(crate) layout: Layout,
+    /// The change feed: every handle's writes, published to every handle's observers.
+    pub(crate) feed: Observers,
 }
 
 impl Database {
@@ -29,6 +32,7 @@ impl Database {
             state: RwLock::new(State::default()),
             writer: tokio::sync::Mutex::new(()),
             layout: Layout::new(bundled),
+            feed: Observers::default(),
         }
     }
 

@@ -68,12 +68,14 @@ mod artifacts;
 mod catalog;
 mod errors;
 mod executor;
+mod feed;
 mod pool;
 pub mod sql;
 mod store;
 mod url;
 
 pub use executor::MIGRATION_LOCK_KEY;
+pub use feed::FEED_APPLICATION_NAME;
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};
 
 #[cfg(test)]
