@@ -146,6 +146,53 @@ pub trait BackendHarness: Send + Sync {
     async fn damage(&self, database: &str, damage: Damage<'_>);
 }
 
+/// A backend's harness with a layer wrapped around every store it opens (a cache, replica
+/// routing), so the whole suite runs on the layer over that backend: databases and damage
+/// are the backend's, every store under test is `layer(store)`.
+///
+/// ```text
+/// // backends/foo/tests/conformance.rs
+/// mod cached {
+///     pycharter_conformance::conformance_suite!(pycharter_conformance::Layered::new(
+///         super::FooHarness::new(),
+///         pycharter_cache::CachedMetadataStore::new,
+///     ));
+/// }
+/// ```
+pub struct Layered<H, F> {
+    harness: H,
+    layer: F,
+}
+
+impl<H, F> Layered<H, F> {
+    /// `harness` with `layer` applied to every store it opens.
+    pub fn new(harness: H, layer: F) -> Self {
+        Layered { harness, layer }
+    }
+}
+
+#[async_trait]
+impl<H, F, L> BackendHarness for Layered<H, F>
+where
+    H: BackendHarness,
+    F: Fn(H::Store) -> L + Send + Sync,
+    L: MetadataStore + SchemaManager + Clone + 'static,
+{
+    type Store = L;
+
+    async fn new_database(&self) -> String {
+        self.harness.new_database().await
+    }
+
+    async fn open(&self, database: &str, options: ConnectOptions) -> Result<L> {
+        self.harness.open(database, options).await.map(&self.layer)
+    }
+
+    async fn damage(&self, database: &str, damage: Damage<'_>) {
+        self.harness.damage(database, damage).await
+    }
+}
+
 /// Expands to one test per conformance case, each building its harness with `$harness`
 /// (evaluated inside the test, in its async context, so `.await` is allowed) and running
 /// the case on a multi-threaded tokio runtime with 2 workers, bounded by

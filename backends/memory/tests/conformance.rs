@@ -66,3 +66,12 @@ impl BackendHarness for MemoryHarness {
 }
 
 pycharter_conformance::conformance_suite!(MemoryHarness::default());
+
+/// The same suite on the cache layer over this backend: caching must not change an answer,
+/// nor hide a schema state from its typed error.
+mod cached {
+    pycharter_conformance::conformance_suite!(pycharter_conformance::Layered::new(
+        super::MemoryHarness::default(),
+        pycharter_cache::CachedMetadataStore::new,
+    ));
+}

@@ -102,3 +102,12 @@ impl BackendHarness for SqliteHarness {
 }
 
 pycharter_conformance::conformance_suite!(SqliteHarness::new());
+
+/// The same suite on the cache layer over this backend: caching must not change an answer,
+/// nor hide a schema state from its typed error.
+mod cached {
+    pycharter_conformance::conformance_suite!(pycharter_conformance::Layered::new(
+        super::SqliteHarness::new(),
+        pycharter_cache::CachedMetadataStore::new,
+    ));
+}
