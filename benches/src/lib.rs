@@ -12,6 +12,8 @@
 //! | `scale` | latest and exact lookup with 1k, 100k and 1M stored versions (SQLite, Postgres), seeded in bulk ([`seed`]) |
 //! | `concurrency` | Postgres `get_schema` throughput with 1, 4 and 16 tasks on one pool |
 //! | `round_trips` | statements and round trips of `connect()` and `store_schema` on Postgres, counted by a protocol proxy ([`proxy`]) |
+//! | `cache` | `pycharter-cache` over SQLite and Postgres: cached `get_schema` exact and latest (one core, 16 tasks) against the uncached store, and how long a change takes to reach a cached reader on another pool (with the `LISTEN/NOTIFY` feed, and by expiry alone) |
+//! | `cache_memory` | bytes held by the cache per 10,000 cached contracts (a counting allocator; not criterion) |
 //!
 //! ```text
 //! cargo bench -p pycharter-benches                    # everything (< 10 min on 2 cores)
