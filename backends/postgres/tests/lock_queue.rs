@@ -17,7 +17,7 @@ use pycharter_postgres::PostgresMetadataStore;
 use pycharter_test_postgres::load::{Load, Shape, Stats};
 use sqlx::Executor as _;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DDL_LOCK_TIMEOUT: Duration = Duration::from_millis(200);
@@ -25,7 +25,9 @@ const DDL_LOCK_TIMEOUT: Duration = Duration::from_millis(200);
 /// its own work, the retry's backoff overlap, a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_millis(300);
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Async: each test holds it across its awaits (each test has its own runtime; tokio's
+/// mutex works across them).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// This build's migrations and a 1.3.0 whose statement needs ACCESS EXCLUSIVE on `schemas`.
 fn with_alter_table() -> Vec<BundledMigration> {
@@ -146,7 +148,7 @@ fn assert_bounded(stats: &Stats) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_gives_way_to_the_application_then_completes_after_the_reader_ends() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let url = database_migrated().await;
     let mut reader = long_reader(&url).await;
     let app = application(&url).await;
@@ -172,7 +174,7 @@ async fn the_migration_gives_way_to_the_application_then_completes_after_the_rea
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_retry_bound_the_migration_fails_cleanly_and_nothing_is_applied() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     let url = database_migrated().await;
     let mut reader = long_reader(&url).await;
     let app = application(&url).await;
@@ -209,7 +211,7 @@ async fn at_the_retry_bound_the_migration_fails_cleanly_and_nothing_is_applied()
 /// whole reader, and so do the application's queries queued behind it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_ddl_lock_timeout_the_application_queues_behind_the_waiting_statement() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     const READER_HOLDS: Duration = Duration::from_millis(1_500);
     let url = database_migrated().await;
     let mut reader = long_reader(&url).await;
