@@ -50,6 +50,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::AuthenticationFailed { .. } => "authentication_failed",
         Error::LockTimeout { .. } => "lock_timeout",
         Error::ReadOnlyServer { .. } => "read_only_server",
+        Error::InsufficientPrivilege { .. } => "insufficient_privilege",
         Error::MigrationFailed { .. } => "migration_failed",
         Error::DataLoss { .. } => "data_loss",
         Error::InvalidRequest { .. } => "invalid_request",

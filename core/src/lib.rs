@@ -42,7 +42,7 @@ pub use artifact::{
 };
 pub use backend::Backend;
 pub use catalog::{AppliedMigration, CatalogSnapshot, ServerRole};
-pub use error::{Error, Result, UrlForms};
+pub use error::{Error, Privilege, Result, UrlForms};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};
@@ -51,7 +51,8 @@ pub use redact::redact_url;
 pub use replica::{ReadReplicas, ReplicaStats, Replicated, ReplicationPosition};
 pub use report::{MigrationReport, MigrationState, MigrationStatus, StepReport};
 pub use spec::{
-    BundledMigration, Index, IndexSpec, MigrationSpec, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,
+    application_rights, BundledMigration, Index, IndexSpec, MigrationSpec, TableRight, TableRights,
+    MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,
 };
 pub use store::{prepare_schema, MetadataStore, SchemaManager};
 pub use typed::{IntoSelector, IntoVersion, MetadataStoreExt};

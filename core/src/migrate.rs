@@ -117,8 +117,26 @@ pub async fn downgrade(
     run(exec, "downgrade", options.dry_run, planner, guard).await
 }
 
-/// Plans inside the lock and executes, rolling back everything on the first failure.
+/// Plans inside the lock and executes, rolling back everything on the first failure. A right
+/// the role lacks is reported as one only the deploy role has ([`Error::in_migration`]).
 async fn run<E, P, G>(
+    exec: &E,
+    action: &str,
+    dry_run: bool,
+    planner: P,
+    guard: G,
+) -> Result<MigrationReport>
+where
+    E: MigrationExecutor + ?Sized,
+    P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,
+    G: Fn(&MigrationPlan, &[(String, u64)]) -> Result<()>,
+{
+    run_locked(exec, action, dry_run, planner, guard)
+        .await
+        .map_err(Error::in_migration)
+}
+
+async fn run_locked<E, P, G>(
     exec: &E,
     action: &str,
     dry_run: bool,
@@ -197,8 +215,12 @@ where
         }
         .await;
         if let Err(err) = result {
-            if matches!(err, Error::ReadOnlyServer { .. }) {
-                // Not the step's fault: the server refuses every write (rolled back all the same).
+            if matches!(
+                err,
+                Error::ReadOnlyServer { .. } | Error::InsufficientPrivilege { .. }
+            ) {
+                // Not the step's fault: the server refuses every write, or this role may not
+                // change the layout (rolled back all the same).
                 return Err(err);
             }
             return Err(Error::MigrationFailed {

@@ -5,7 +5,7 @@
 //! [`redact_url`]. sqlx messages do not normally embed the URL, but a password must never
 //! depend on "normally".
 
-use pycharter_core::{redact_url, Error, UrlForms};
+use pycharter_core::{redact_url, Error, Privilege, UrlForms};
 use sqlx::postgres::PgConnectOptions;
 use std::fmt::Display;
 use std::time::Duration;
@@ -25,6 +25,10 @@ const INVALID_CATALOG_NAME: &str = "3D000";
 /// SQLSTATE `read_only_sql_transaction`: a write on a standby or in a read-only session
 /// ("cannot execute INSERT in a read-only transaction").
 const READ_ONLY_SQL_TRANSACTION: &str = "25006";
+/// SQLSTATE `insufficient_privilege` ("permission denied for …", "must be owner of …").
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+/// Its relatives: `invalid_grantor`, `invalid_grant_operation`, `invalid_role_specification`.
+const PRIVILEGE_RELATIVES: [&str; 3] = ["0L000", "0LP01", "0P000"];
 /// SQLSTATE `lock_not_available`: `lock_timeout` expired.
 pub(crate) const LOCK_NOT_AVAILABLE: &str = "55P03";
 
@@ -144,6 +148,10 @@ impl ErrorContext {
                             reason: format!("{reason} (SQLSTATE {code})"),
                         },
                     },
+                    INSUFFICIENT_PRIVILEGE => self.insufficient_privilege(&reason),
+                    code if PRIVILEGE_RELATIVES.contains(&code) => {
+                        self.insufficient_privilege(&reason)
+                    }
                     // Whatever the statement, the server refuses every write: the fix is to
                     // reach the primary, and the transaction it was in is rolled back.
                     READ_ONLY_SQL_TRANSACTION => Error::ReadOnlyServer { target, reason },
@@ -182,6 +190,22 @@ impl ErrorContext {
 }
 
 impl ErrorContext {
+    /// [`Error::InsufficientPrivilege`] for the URL's role, the right read from the server's
+    /// (scrubbed) message. [`Privilege::Data`]: core's migration driver turns it into
+    /// [`Privilege::Migrate`] when a migration was refused.
+    fn insufficient_privilege(&self, reason: &str) -> Error {
+        let role = self
+            .endpoint
+            .as_ref()
+            .map_or_else(String::new, |endpoint| endpoint.user.clone());
+        Error::InsufficientPrivilege {
+            role,
+            right: missing_right(reason),
+            privilege: Privilege::Data,
+            target: self.target.clone(),
+        }
+    }
+
     /// The short, scrubbed reason of a failed connection attempt, as one host's entry in the
     /// error of a multi-host connect (`connection refused`, `password authentication failed …`).
     pub(crate) fn reason(&self, err: &sqlx::Error) -> String {
@@ -199,6 +223,28 @@ impl ErrorContext {
         matches!(err, sqlx::Error::Database(db)
             if matches!(db.code().as_deref(), Some(INVALID_PASSWORD | INVALID_AUTHORIZATION)))
     }
+}
+
+/// The right a Postgres "permission denied" message says is missing, in words.
+fn missing_right(reason: &str) -> String {
+    if let Some(object) = reason.strip_prefix("permission denied for ") {
+        if let Some(schema) = object.strip_prefix("schema ") {
+            // CREATE when a migration was refused, USAGE when a query was: the server's
+            // message is the same.
+            return format!("create tables in (or use) schema {schema}");
+        }
+        if let Some(table) = object.strip_prefix("table ") {
+            return format!("read or write table {table}");
+        }
+        if let Some(sequence) = object.strip_prefix("sequence ") {
+            return format!("use sequence {sequence} (ids of new rows)");
+        }
+        return format!("use {object}");
+    }
+    if let Some(object) = reason.strip_prefix("must be owner of ") {
+        return format!("alter or drop {object}, which only its owner may");
+    }
+    format!("do this ({reason})")
 }
 
 /// Replaces every `postgres://…` / `postgresql://…` token in `text` with its redacted form.

@@ -92,6 +92,7 @@ mod catalog;
 mod connector;
 mod errors;
 mod executor;
+mod grants;
 mod hosts;
 mod pool;
 mod replicas;
@@ -100,6 +101,7 @@ mod store;
 mod url;
 
 pub use executor::{LockStrategy, LOCK_TABLE, MIGRATION_LOCK_KEY};
+pub use grants::{application_grants, database_name, DEFAULT_NAMESPACE};
 pub use hosts::TargetSessionAttrs;
 pub use replicas::{PostgresBuilder, ReplicatedBuilder};
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};

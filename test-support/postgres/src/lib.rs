@@ -53,6 +53,7 @@ mod cluster;
 mod external;
 pub mod pgbouncer;
 pub mod replication;
+pub mod roles;
 mod system;
 #[cfg(test)]
 mod tests;
