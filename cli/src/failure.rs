@@ -48,6 +48,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::DatabaseMissing { .. } => "database_missing",
         Error::ConnectTimeout { .. } => "connect_timeout",
         Error::AuthenticationFailed { .. } => "authentication_failed",
+        Error::Tls { .. } => "tls",
         Error::LockTimeout { .. } => "lock_timeout",
         Error::ReadOnlyServer { .. } => "read_only_server",
         Error::InsufficientPrivilege { .. } => "insufficient_privilege",

@@ -185,6 +185,24 @@ pub enum Error {
         /// The timeout that expired.
         timeout: Duration,
     },
+    /// TLS was asked for (or required by the server) and could not be established or
+    /// verified; with a verifying `sslmode` nothing, the password included, was sent.
+    ///
+    /// ```
+    /// use pycharter_core::{Error, TlsProblem};
+    /// let err = Error::Tls {
+    ///     target: "postgres://app:***@db/meta?sslmode=verify-full".into(),
+    ///     problem: TlsProblem::UnknownIssuer,
+    /// };
+    /// assert!(err.to_string().contains("not signed by a CA in sslrootcert"));
+    /// ```
+    #[error("TLS to {target} failed: {problem} — {}", problem.fix())]
+    Tls {
+        /// Redacted database URL.
+        target: String,
+        /// What went wrong, and so what to do.
+        problem: TlsProblem,
+    },
     /// The server rejected the credentials.
     #[error("Authentication failed for {target}: {reason} — check the user name and password in the URL")]
     AuthenticationFailed {
@@ -288,6 +306,81 @@ pub enum Error {
         /// Driver's reason.
         reason: String,
     },
+}
+
+/// Why a TLS connection failed ([`Error::Tls`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate is not signed by a CA of `sslrootcert`.
+    UnknownIssuer,
+    /// The server's certificate does not name the host the URL connects to.
+    WrongHost {
+        /// The host name (or address) of the URL.
+        host: String,
+    },
+    /// The server's certificate has expired, or is not valid yet.
+    Expired,
+    /// The server does not offer TLS, and the URL's `sslmode` requires it.
+    NotOffered,
+    /// The server accepts only TLS connections, and the URL's `sslmode=disable` forbids it.
+    Required,
+    /// Any other failure of the handshake or of verification.
+    Other {
+        /// The TLS library's reason.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsProblem::UnknownIssuer => f.write_str(
+                "the server's certificate is not signed by a CA in sslrootcert (wrong CA)",
+            ),
+            TlsProblem::WrongHost { host } => write!(
+                f,
+                "the server's certificate is not valid for host {host:?} (wrong host name)"
+            ),
+            TlsProblem::Expired => {
+                f.write_str("the server's certificate has expired or is not valid yet")
+            }
+            TlsProblem::NotOffered => f.write_str(
+                "the server does not offer TLS and the URL's sslmode requires it; nothing was \
+                 sent, not even the password",
+            ),
+            TlsProblem::Required => f.write_str(
+                "the server accepts only TLS connections (hostssl) and the URL says \
+                 sslmode=disable",
+            ),
+            TlsProblem::Other { reason } => write!(f, "{reason}"),
+        }
+    }
+}
+
+impl TlsProblem {
+    /// The fix named by [`Error::Tls`].
+    fn fix(&self) -> &'static str {
+        match self {
+            TlsProblem::UnknownIssuer => {
+                "set sslrootcert to the CA file that signed the server's certificate"
+            }
+            TlsProblem::WrongHost { .. } => {
+                "connect with a host name the certificate names, or reissue the certificate \
+                 for this one"
+            }
+            TlsProblem::Expired => {
+                "renew the server's certificate (and check this machine's clock)"
+            }
+            TlsProblem::NotOffered => {
+                "turn TLS on at the server (ssl = on), or connect to a server that has it"
+            }
+            TlsProblem::Required => {
+                "connect with sslmode=verify-full and sslrootcert=<the server's CA file>"
+            }
+            TlsProblem::Other { .. } => "check sslmode, sslrootcert and the server's TLS settings",
+        }
+    }
 }
 
 /// What a refused operation needed a right for ([`Error::InsufficientPrivilege`]): the
@@ -454,6 +547,7 @@ impl Error {
             Error::Unreachable { .. }
                 | Error::ConnectTimeout { .. }
                 | Error::AuthenticationFailed { .. }
+                | Error::Tls { .. }
                 | Error::DatabaseMissing { .. }
         )
     }

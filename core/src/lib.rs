@@ -42,7 +42,7 @@ pub use artifact::{
 };
 pub use backend::Backend;
 pub use catalog::{AppliedMigration, CatalogSnapshot, ServerRole};
-pub use error::{Error, Privilege, Result, UrlForms};
+pub use error::{Error, Privilege, Result, TlsProblem, UrlForms};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use options::{ConnectOptions, DowngradeOptions, InitializeOptions, UpgradeOptions};

@@ -5,7 +5,7 @@
 //! [`redact_url`]. sqlx messages do not normally embed the URL, but a password must never
 //! depend on "normally".
 
-use pycharter_core::{redact_url, Error, Privilege, UrlForms};
+use pycharter_core::{redact_url, Error, Privilege, TlsProblem, UrlForms};
 use sqlx::postgres::PgConnectOptions;
 use std::fmt::Display;
 use std::time::Duration;
@@ -132,6 +132,12 @@ impl ErrorContext {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
                 let reason = self.scrub(db.message());
                 match code.as_str() {
+                    // "no pg_hba.conf entry for host …, no encryption": the server takes this
+                    // client only over TLS (hostssl), and the URL said sslmode=disable.
+                    INVALID_AUTHORIZATION if reason.ends_with("no encryption") => Error::Tls {
+                        target,
+                        problem: TlsProblem::Required,
+                    },
                     INVALID_PASSWORD | INVALID_AUTHORIZATION => {
                         Error::AuthenticationFailed { target, reason }
                     }
@@ -168,14 +174,19 @@ impl ErrorContext {
                     },
                 }
             }
+            // sqlx reports a failed certificate verification as an I/O error of the handshake.
+            sqlx::Error::Io(io) if rustls_error(&io).is_some() => Error::Tls {
+                target,
+                problem: self.tls_problem(&io),
+            },
             // Refused, reset, DNS failure: the server is not there (or went away).
             sqlx::Error::Io(io) => Error::Unreachable {
                 target,
                 reason: self.scrub(&io.to_string()),
             },
-            sqlx::Error::Tls(tls) => Error::Unreachable {
+            sqlx::Error::Tls(tls) => Error::Tls {
                 target,
-                reason: format!("TLS negotiation failed: {}", self.scrub(&tls.to_string())),
+                problem: self.tls_problem(&*tls),
             },
             // The pool's acquire deadline is the connect timeout (see `connect`).
             sqlx::Error::PoolTimedOut => self.connect_timed_out(),
@@ -189,7 +200,50 @@ impl ErrorContext {
     }
 }
 
+/// The rustls error inside `err` (sqlx boxes it, or wraps it in an `io::Error`), if any.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(found) = err.downcast_ref::<rustls::Error>() {
+        return Some(found);
+    }
+    let io = err.downcast_ref::<std::io::Error>()?;
+    io.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
 impl ErrorContext {
+    /// What a failed TLS handshake (or sqlx's refusal to go on without TLS) means.
+    fn tls_problem(&self, err: &(dyn std::error::Error + 'static)) -> TlsProblem {
+        use rustls::CertificateError as Cert;
+        match rustls_error(err) {
+            Some(rustls::Error::InvalidCertificate(cert)) => match cert {
+                Cert::UnknownIssuer | Cert::BadSignature => TlsProblem::UnknownIssuer,
+                Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                    TlsProblem::WrongHost {
+                        host: self
+                            .endpoint
+                            .as_ref()
+                            .map_or_else(String::new, |e| e.host.clone()),
+                    }
+                }
+                Cert::Expired
+                | Cert::ExpiredContext { .. }
+                | Cert::NotValidYet
+                | Cert::NotValidYetContext { .. } => TlsProblem::Expired,
+                other => TlsProblem::Other {
+                    reason: format!("invalid server certificate: {other:?}"),
+                },
+            },
+            _ => {
+                let reason = self.scrub(&err.to_string());
+                // sqlx's words when the server answers the SSLRequest with 'N'.
+                if reason.contains("server does not support TLS") {
+                    TlsProblem::NotOffered
+                } else {
+                    TlsProblem::Other { reason }
+                }
+            }
+        }
+    }
+
     /// [`Error::InsufficientPrivilege`] for the URL's role, the right read from the server's
     /// (scrubbed) message. [`Privilege::Data`]: core's migration driver turns it into
     /// [`Privilege::Migrate`] when a migration was refused.

@@ -57,6 +57,7 @@ pub mod roles;
 mod system;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
