@@ -6,7 +6,8 @@
 # programs those tests run, so this installs the missing ones first, with apt-get:
 #   - the PostgreSQL server binaries (`postgresql`): the test harness runs a private cluster
 #     with initdb/pg_ctl (not needed when PYCHARTER_TEST_DATABASE_URL names a server);
-#   - PgBouncer (`pgbouncer`): the transaction-pooling tests.
+#   - PgBouncer (`pgbouncer`): the transaction-pooling tests;
+#   - OpenSSL's command (`openssl`): the TLS tests generate their certificate chain with it.
 # A failed install stops here with the package named; nothing is ever skipped.
 #
 # Arguments are passed to `cargo test` (e.g. `scripts/test.sh -p pycharter-sqlite`).
@@ -20,6 +21,9 @@ log() { printf '\n== %s ==\n' "$*"; }
 # the harnesses look: conformance-tests/src/postgres_harness, pgbouncer_harness.rs).
 have_initdb() {
     command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+have_openssl() {
+    command -v openssl >/dev/null 2>&1
 }
 have_pgbouncer() {
     command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]
@@ -56,6 +60,7 @@ if [ -z "${PYCHARTER_TEST_DATABASE_URL:-}" ]; then
     ensure have_initdb postgresql
 fi
 ensure have_pgbouncer pgbouncer
+ensure have_openssl openssl
 
 # Also runs every criterion benchmark once in test mode (benches/Cargo.toml: `test = true`),
 # so the benches cannot rot, without a release build.
