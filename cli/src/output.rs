@@ -22,9 +22,9 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     }
 }
 
-/// `{"error": "<message>", "kind": "<kind>"}`
-pub fn error_json(err: &Error) -> String {
-    to_json(&json!({"error": err.to_string(), "kind": failure::kind(err)}))
+/// `{"error": "<message>", "kind": "<kind>"}`, the message as `command` shows it.
+pub fn error_json(err: &Error, command: &str) -> String {
+    to_json(&json!({"error": err.message_for_command(command), "kind": failure::kind(err)}))
 }
 
 /// The report of `init` / `upgrade` / `downgrade`: its message, then one line per step; in a
@@ -96,6 +96,19 @@ pub fn schema_info(info: &SchemaInfo) -> String {
     }
     for version in &info.drifted {
         out += &format!("  drifted migration: {version}\n");
+    }
+    out
+}
+
+/// `grants`: a comment saying who runs them, then one statement per line (pipe it to psql).
+pub fn grants(role: &str, statements: &[String]) -> String {
+    let mut out = format!(
+        "-- Least rights of the application role {role:?}: run as the deploy role that owns \
+         the tables.\n"
+    );
+    for statement in statements {
+        out += statement;
+        out += "\n";
     }
     out
 }

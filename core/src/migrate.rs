@@ -200,8 +200,26 @@ pub async fn downgrade(
 }
 
 /// A dry run plans from an unlocked snapshot and changes nothing; a real run is core's
-/// rounds (see [`rounds`]).
+/// rounds (see [`rounds`]). A right the role lacks is reported as one only the deploy role
+/// has ([`Error::in_migration`]).
 async fn run<E, P, G>(
+    exec: &E,
+    action: &str,
+    dry_run: bool,
+    planner: P,
+    guard: G,
+) -> Result<MigrationReport>
+where
+    E: MigrationExecutor + ?Sized,
+    P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,
+    G: Fn(&MigrationPlan, &[(String, u64)]) -> Result<()>,
+{
+    run_unmapped(exec, action, dry_run, planner, guard)
+        .await
+        .map_err(Error::in_migration)
+}
+
+async fn run_unmapped<E, P, G>(
     exec: &E,
     action: &str,
     dry_run: bool,

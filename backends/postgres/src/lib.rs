@@ -32,7 +32,12 @@
 //! - **Options** ([`ConnectOptions`](pycharter_core::ConnectOptions)): `namespace` (the
 //!   Postgres schema holding the tables; unset: the server's `current_schema()`, i.e.
 //!   `public` on a stock server), `connect_timeout`, `statement_timeout`, `lock_timeout`.
-//!   TLS through the URL's `sslmode`.
+//!   TLS through the URL's `sslmode` and `sslrootcert`: a failed verification is
+//!   [`Error::Tls`](pycharter_core::Error::Tls) saying which (wrong CA, wrong host name,
+//!   expired certificate, no TLS on the server; `tests/tls.rs` proves each on a real server).
+//! - **Least privilege**: [`application_grants`] are the `GRANT`s of an application role
+//!   that reads and writes but never migrates (`pycharter db grants`); a refused right is
+//!   [`Error::InsufficientPrivilege`](pycharter_core::Error::InsufficientPrivilege).
 //!
 //! ## High availability
 //!
@@ -103,6 +108,7 @@ mod connector;
 mod errors;
 mod executor;
 mod feed;
+mod grants;
 mod hosts;
 pub mod lint;
 mod online;
@@ -114,6 +120,7 @@ mod url;
 
 pub use executor::{LockStrategy, LOCK_TABLE, MIGRATION_LOCK_KEY};
 pub use feed::FEED_APPLICATION_NAME;
+pub use grants::{application_grants, database_name, DEFAULT_NAMESPACE};
 pub use hosts::TargetSessionAttrs;
 pub use replicas::{PostgresBuilder, ReplicatedBuilder};
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};
