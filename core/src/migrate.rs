@@ -171,7 +171,8 @@ pub async fn initialize(
     run(exec, "init", options.dry_run, planner, |_, _| Ok(())).await
 }
 
-/// `upgrade()`: apply pending migrations up to `options.to`, in one transaction.
+/// `upgrade()`: apply pending migrations up to `options.to`: in one transaction, unless a
+/// step has online statements (see [`rounds`]).
 pub async fn upgrade(
     exec: &(impl MigrationExecutor + ?Sized),
     options: UpgradeOptions,
@@ -183,7 +184,8 @@ pub async fn upgrade(
     run(exec, "upgrade", options.dry_run, planner, |_, _| Ok(())).await
 }
 
-/// `downgrade()`: revert migrations above `options.to`, in one transaction, refusing to drop
+/// `downgrade()`: revert migrations above `options.to` (in one transaction, unless a step has
+/// online statements), refusing to drop
 /// tables that hold rows unless `allow_data_loss`.
 pub async fn downgrade(
     exec: &(impl MigrationExecutor + ?Sized),

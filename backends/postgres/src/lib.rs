@@ -7,7 +7,9 @@
 //! - **Migrations** are the `.sql` files of `backends/postgres/migrations/`, embedded at
 //!   compile time ([`PostgresMetadataStore::migrations`]); their SHA-256 is recorded in
 //!   `pycharter_schema_version` and compared on validation.
-//! - **Migrating** (`initialize` / `upgrade` / `downgrade`) is one transaction that first
+//! - **Migrating** (`initialize` / `upgrade` / `downgrade`) is one transaction (per round,
+//!   when a step has an online statement such as `CREATE INDEX CONCURRENTLY`, which runs
+//!   between rounds on a connection of its own: see the README's "Online migrations") that first
 //!   takes `pg_advisory_xact_lock(`[`MIGRATION_LOCK_KEY`]`)` (or, with
 //!   [`LockStrategy::Table`], a row lock), then re-reads the applied
 //!   versions, then applies what is still pending: concurrent deployers wait, then find
@@ -65,8 +67,9 @@
 //!
 //! ## PgBouncer
 //!
-//! Migrations take only transaction-level locks and run inside one transaction, so they are
-//! safe in transaction pooling mode. Two things are per session, though:
+//! Migrations take only transaction-level locks and run inside transactions (an online step
+//! is one autocommit statement, and needs one more server connection than the deployers
+//! running at once), so they are safe in transaction pooling mode. Two things are per session, though:
 //!
 //! - `namespace` and `statement_timeout` are sent as startup `options`, which PgBouncer does
 //!   not forward. Behind PgBouncer leave them unset and set them on the role instead
