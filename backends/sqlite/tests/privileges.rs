@@ -57,12 +57,17 @@ async fn connect_with_auto_initialize_on_a_read_only_file_names_the_deploy_role(
     );
     assert!(!message.contains("db check"), "{message}");
 
-    // Nothing changed: still one migration behind.
+    // Nothing changed: still at 1.0.0, every later migration pending.
     let store = SqliteMetadataStore::connect(&db.url(), manual())
         .await
         .expect("open read-write");
     let info = store.validate().await.expect("validate");
-    assert_eq!(info.pending.len(), 1, "{info:?}");
+    assert_eq!(info.version.as_deref(), Some("1.0.0"), "{info:?}");
+    assert_eq!(
+        info.pending.len(),
+        pycharter_core::MIGRATIONS.len() - 1,
+        "{info:?}"
+    );
 }
 
 #[tokio::test]
