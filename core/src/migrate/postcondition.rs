@@ -203,7 +203,7 @@ mod tests {
         snap.invalid_indexes.insert(index.clone());
         let err = ensure_intact(&snap, &b, b.last().map(|m| &m.version), T).unwrap_err();
         assert!(
-            matches!(&err, Error::MissingIndexes { indexes, .. } if indexes == &[index.clone()]),
+            matches!(&err, Error::MissingIndexes { indexes, .. } if indexes == std::slice::from_ref(&index)),
             "{err:?}"
         );
         // Reverting the migration that owns the index: nothing kept is missing.

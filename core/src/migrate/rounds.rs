@@ -46,7 +46,8 @@ enum Next {
     Done,
     /// `online` (of `step`) must run outside the transaction; `table` is claimed.
     Online {
-        step: PlanStep,
+        // Boxed: a step is large, and the other variants are not.
+        step: Box<PlanStep>,
         online: OnlineStep,
         table: String,
     },
@@ -348,7 +349,7 @@ where
         .then_some(online.index.as_str());
         let next = if tx.claim_online(table, leftover).await? {
             Next::Online {
-                step: step.clone(),
+                step: Box::new(step.clone()),
                 online: online.clone(),
                 table: table.to_string(),
             }
