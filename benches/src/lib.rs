@@ -13,6 +13,8 @@
 //! | `concurrency` | Postgres `get_schema` throughput with 1, 4 and 16 tasks on one pool |
 //! | `round_trips` | statements and round trips of `connect()` and `store_schema` on Postgres, counted by a protocol proxy ([`proxy`]) |
 //! | `online_upgrade` | worst write latency of an application running through the 1.1.0 upgrade of a Postgres database holding 1M schema versions: online (`CREATE INDEX CONCURRENTLY`) vs the plain `CREATE INDEX` 1.1.0 first shipped ([`online`]) |
+//! | `cache` | `pycharter-cache` over SQLite and Postgres: cached `get_schema` exact and latest (one core, 16 tasks) against the uncached store, and how long a change takes to reach a cached reader on another pool (with the `LISTEN/NOTIFY` feed, and by expiry alone) |
+//! | `cache_memory` | bytes held by the cache per 10,000 cached contracts (a counting allocator; not criterion) |
 //!
 //! ```text
 //! cargo bench -p pycharter-benches                    # everything (< 10 min on 2 cores)

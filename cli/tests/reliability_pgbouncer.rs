@@ -49,6 +49,10 @@ fn db_commands_work_through_pgbouncer_transaction_pooling() {
     let bouncer = PgBouncer::start(2);
     let url = bouncer.url(&db.name, "?statement-cache-capacity=0");
     let with_log = |out: &Output| format!("{}\n--- pgbouncer\n{}", all_output(out), bouncer.log());
+    // Concurrent upgrades build the 1.1.0 index online: the deployer holding the migration
+    // lock needs a second server connection for the build while every waiting deployer holds
+    // one, so their pool has one connection more than the deployers (the documented rule).
+    let roomy = PgBouncer::start(DEPLOYERS as u32 + 1);
 
     let out = run(&["db", "check", &url, "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", with_log(&out));
@@ -66,7 +70,8 @@ fn db_commands_work_through_pgbouncer_transaction_pooling() {
     assert_eq!(out.status.code(), Some(1), "{}", with_log(&out));
     assert_eq!(json(&out)["pending"], json!(ALL_VERSIONS[1..]));
 
-    let outputs = run_all(&["db", "upgrade", &url, "--json"]);
+    let roomy_url = roomy.url(&db.name, "?statement-cache-capacity=0");
+    let outputs = run_all(&["db", "upgrade", &roomy_url, "--json"]);
     assert_one_applied(&outputs, &ALL_VERSIONS[1..]);
 
     for args in [
@@ -84,7 +89,8 @@ fn db_commands_work_through_pgbouncer_transaction_pooling() {
     let bare = bouncer.url(&db.name, "");
     let out = run(&["db", "downgrade", &bare, "--to", "1.0.0", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", with_log(&out));
-    let outputs = run_all(&["db", "upgrade", &bare, "--json"]);
+    let roomy_bare = roomy.url(&db.name, "");
+    let outputs = run_all(&["db", "upgrade", &roomy_bare, "--json"]);
     assert_one_applied(&outputs, &ALL_VERSIONS[1..]);
     let out = run(&["db", "check", &bare]);
     assert_eq!(out.status.code(), Some(0), "{}", with_log(&out));

@@ -139,6 +139,7 @@
 
 mod capability;
 mod harness;
+mod layered;
 mod replicas;
 mod support;
 
@@ -165,6 +166,7 @@ pub mod wait_for_schema;
 
 pub use capability::{check_declared_lacks, Capability, Lack};
 pub use harness::{BackendHarness, Damage, FailingMigration, HeldLock, LockSignal};
+pub use layered::Layered;
 pub use replicas::ReplicaHarness;
 /// The typed store/get method of a kind, chosen at run time (for suites and benches that
 /// loop over [`pycharter_core::ArtifactKind::ALL`]).

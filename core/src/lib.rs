@@ -23,6 +23,7 @@ pub mod backend;
 pub mod catalog;
 pub mod document;
 pub mod error;
+pub mod feed;
 pub mod gate;
 pub mod migrate;
 pub mod online;
@@ -46,6 +47,7 @@ pub use artifact::{
 pub use backend::Backend;
 pub use catalog::{AppliedMigration, CatalogSnapshot, ServerRole};
 pub use error::{Error, Result, UrlForms};
+pub use feed::{ChangeEvent, ChangeFeed, ChangeObserver, ChangeOp, FeedMessage};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
 pub use online::{OnlineEffect, OnlineStep, Script};

@@ -1,7 +1,9 @@
 //! The storage primitives of [`MemoryMetadataStore`]: core's [`Backend`] over the simulated
 //! tables. Reads take the state's read lock only (never across an `.await`); writes also
-//! wait for the database's writer lock, so they cannot interleave with a migration.
+//! wait for the database's writer lock, so they cannot interleave with a migration, and are
+//! published to the change feed once the locks are released.
 
+use crate::feed;
 use crate::store::MemoryMetadataStore;
 use async_trait::async_trait;
 use pycharter_core::{
@@ -17,8 +19,14 @@ impl Backend for MemoryMetadataStore {
 
     async fn insert_artifact(&self, artifact: &NewArtifact) -> Result<InsertOutcome> {
         let db = &self.inner.db;
-        let _writer = db.writer.lock().await;
-        db.write().tables.insert(artifact)
+        let outcome = {
+            let _writer = db.writer.lock().await;
+            db.write().tables.insert(artifact)?
+        };
+        if let InsertOutcome::Inserted(_) = outcome {
+            feed::publish_put(db, artifact);
+        }
+        Ok(outcome)
     }
 
     async fn read_artifact(
@@ -43,7 +51,13 @@ impl Backend for MemoryMetadataStore {
 
     async fn delete_schema_version(&self, name: &str, version: &ContractVersion) -> Result<bool> {
         let db = &self.inner.db;
-        let _writer = db.writer.lock().await;
-        db.write().tables.delete(name, version)
+        let deleted = {
+            let _writer = db.writer.lock().await;
+            db.write().tables.delete(name, version)?
+        };
+        if deleted {
+            feed::publish_delete(db, name, version);
+        }
+        Ok(deleted)
     }
 }

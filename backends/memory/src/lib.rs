@@ -34,6 +34,7 @@
 mod artifacts;
 mod data;
 mod executor;
+mod feed;
 mod simulate;
 mod state;
 mod store;

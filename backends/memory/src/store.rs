@@ -1,6 +1,7 @@
 //! [`MemoryMetadataStore`]: the handle users hold, its constructors, and the two traits.
 
 use crate::state::State;
+use pycharter_core::feed::Observers;
 use pycharter_core::spec::bundle_logical;
 use pycharter_core::{
     connect_with_wait, migrate, prepare_schema, BundledMigration, ConnectOptions,
@@ -20,6 +21,8 @@ pub(crate) struct Database {
     /// Serialises everything that changes the database (migrations and data writes), like a
     /// real database's table locks: a migration's copy-then-swap cannot lose a write.
     pub(crate) writer: tokio::sync::Mutex<()>,
+    /// The change feed: every handle's writes, published to every handle's observers.
+    pub(crate) feed: Observers,
 }
 
 impl Database {
@@ -27,6 +30,7 @@ impl Database {
         Database {
             state: RwLock::new(State::default()),
             writer: tokio::sync::Mutex::new(()),
+            feed: Observers::default(),
         }
     }
 

@@ -124,3 +124,12 @@ mod through_read_replicas {
 
     suite!(ReplicaHarness(MemoryHarness::default()));
 }
+
+/// The same suite on the cache layer over this backend: caching must not change an answer,
+/// nor hide a schema state from its typed error.
+mod cached {
+    suite!(pycharter_conformance::Layered::new(
+        super::MemoryHarness::default(),
+        pycharter_cache::CachedMetadataStore::new,
+    ));
+}

@@ -102,6 +102,7 @@ mod catalog;
 mod connector;
 mod errors;
 mod executor;
+mod feed;
 mod hosts;
 pub mod lint;
 mod online;
@@ -112,6 +113,7 @@ mod store;
 mod url;
 
 pub use executor::{LockStrategy, LOCK_TABLE, MIGRATION_LOCK_KEY};
+pub use feed::FEED_APPLICATION_NAME;
 pub use hosts::TargetSessionAttrs;
 pub use replicas::{PostgresBuilder, ReplicatedBuilder};
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};

@@ -178,3 +178,12 @@ mod through_read_replicas {
 
     pycharter_conformance::conformance_suite!(ReplicaHarness(PostgresHarness));
 }
+
+/// The same suite on the cache layer over this backend: caching must not change an answer,
+/// nor hide a schema state from its typed error.
+mod cached {
+    pycharter_conformance::conformance_suite!(pycharter_conformance::Layered::new(
+        super::PostgresHarness,
+        pycharter_cache::CachedMetadataStore::new,
+    ));
+}

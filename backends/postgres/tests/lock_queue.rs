@@ -1,5 +1,5 @@
 //! Lock-queue safety on a real PostgreSQL. A migration statement that needs ACCESS EXCLUSIVE
-//! (a test migration 1.2.0: `ALTER TABLE schemas ADD COLUMN`) while a long-running reader
+//! (a test migration 1.3.0: `ALTER TABLE schemas ADD COLUMN`) while a long-running reader
 //! holds ACCESS SHARE on `schemas` waits in the table's lock queue, and every query of the
 //! application queues behind it: without a bound, for as long as the reader runs. With the
 //! DDL lock timeout the statement gives up after it, the migration is rolled back and
@@ -17,7 +17,7 @@ use pycharter_postgres::PostgresMetadataStore;
 use pycharter_test_postgres::load::{Load, Shape, Stats};
 use sqlx::Executor as _;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const DDL_LOCK_TIMEOUT: Duration = Duration::from_millis(200);
@@ -25,13 +25,15 @@ const DDL_LOCK_TIMEOUT: Duration = Duration::from_millis(200);
 /// its own work, the retry's backoff overlap, a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_millis(300);
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+/// Async: each test holds it across its awaits (each test has its own runtime; tokio's
+/// mutex works across them).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// This build's migrations and a 1.2.0 whose statement needs ACCESS EXCLUSIVE on `schemas`.
+/// This build's migrations and a 1.3.0 whose statement needs ACCESS EXCLUSIVE on `schemas`.
 fn with_alter_table() -> Vec<BundledMigration> {
     let mut migrations = PostgresMetadataStore::migrations();
     migrations.push(
-        BundledMigration::custom("1.2.0", "add a column")
+        BundledMigration::custom("1.3.0", "add a column")
             .expect("version")
             .with_sql(
                 "ALTER TABLE schemas ADD COLUMN IF NOT EXISTS note text;",
@@ -41,8 +43,8 @@ fn with_alter_table() -> Vec<BundledMigration> {
     migrations
 }
 
-/// A database at 1.1.0 with a few rows.
-async fn database_at_1_1_0() -> String {
+/// A database at this build's version with a few rows.
+async fn database_migrated() -> String {
     let url = database_at_1_0_0(1_000).await;
     let store = PostgresMetadataStore::connect(&url, manual())
         .await
@@ -50,7 +52,7 @@ async fn database_at_1_1_0() -> String {
     store
         .upgrade(UpgradeOptions::default())
         .await
-        .expect("upgrade to 1.1.0");
+        .expect("upgrade to this build's version");
     store.close().await;
     url
 }
@@ -97,7 +99,7 @@ async fn migrator(
         .expect("connect")
 }
 
-/// Waits until the server has shown `attempts` distinct executions of the 1.2.0 statement
+/// Waits until the server has shown `attempts` distinct executions of the 1.3.0 statement
 /// waiting for its lock (each retry is a new execution).
 async fn wait_for_attempts(url: &str, attempts: usize) {
     let mut conn = admin(url).await;
@@ -146,8 +148,8 @@ fn assert_bounded(stats: &Stats) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_gives_way_to_the_application_then_completes_after_the_reader_ends() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let url = database_at_1_1_0().await;
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let url = database_migrated().await;
     let mut reader = long_reader(&url).await;
     let app = application(&url).await;
     let migrator = migrator(&url, Some(DDL_LOCK_TIMEOUT), Duration::from_secs(60)).await;
@@ -161,16 +163,19 @@ async fn the_migration_gives_way_to_the_application_then_completes_after_the_rea
     let stats = app.stop().await;
 
     assert_eq!(report.steps.len(), 1);
-    assert_eq!(report.steps[0].version, "1.2.0");
+    assert_eq!(report.steps[0].version, "1.3.0");
     assert!(has_note_column(&url).await);
-    assert_eq!(version_rows(&url).await, vec!["1.0.0", "1.1.0", "1.2.0"]);
+    assert_eq!(
+        version_rows(&url).await,
+        vec!["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+    );
     assert_bounded(&stats);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_the_retry_bound_the_migration_fails_cleanly_and_nothing_is_applied() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let url = database_at_1_1_0().await;
+    let _serial = ONE_AT_A_TIME.lock().await;
+    let url = database_migrated().await;
     let mut reader = long_reader(&url).await;
     let app = application(&url).await;
     let retry_for = Duration::from_millis(1_500);
@@ -198,7 +203,7 @@ async fn at_the_retry_bound_the_migration_fails_cleanly_and_nothing_is_applied()
     assert!(err.to_string().contains("pg_stat_activity"), "{err}");
     // Nothing half-applied.
     assert!(!has_note_column(&url).await);
-    assert_eq!(version_rows(&url).await, vec!["1.0.0", "1.1.0"]);
+    assert_eq!(version_rows(&url).await, vec!["1.0.0", "1.1.0", "1.2.0"]);
     assert_bounded(&stats);
 }
 
@@ -206,9 +211,9 @@ async fn at_the_retry_bound_the_migration_fails_cleanly_and_nothing_is_applied()
 /// whole reader, and so do the application's queries queued behind it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_ddl_lock_timeout_the_application_queues_behind_the_waiting_statement() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = ONE_AT_A_TIME.lock().await;
     const READER_HOLDS: Duration = Duration::from_millis(1_500);
-    let url = database_at_1_1_0().await;
+    let url = database_migrated().await;
     let mut reader = long_reader(&url).await;
     let app = application(&url).await;
     let migrator = migrator(&url, None, Duration::from_secs(60)).await;

@@ -19,6 +19,19 @@ use sqlx::{Connection as _, Executor as _};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+/// Every bundled version, in order.
+fn all_versions() -> Vec<String> {
+    pycharter_core::MIGRATIONS
+        .iter()
+        .map(|m| m.version.to_string())
+        .collect()
+}
+
+/// The versions an upgrade from 1.0.0 applies: 1.1.0 (built online) and those after it.
+fn versions_above_1_0_0() -> Vec<String> {
+    all_versions().split_off(1)
+}
+
 async fn store(url: &str) -> PostgresMetadataStore {
     PostgresMetadataStore::connect(url, manual())
         .await
@@ -79,12 +92,12 @@ async fn writes_go_on_while_the_1_1_0_index_builds() {
     blocker.execute("COMMIT").await.expect("end the writer");
     let report = upgrade.await.expect("task").expect("upgrade");
     let steps: Vec<_> = report.steps.iter().map(|s| s.version.as_str()).collect();
-    assert_eq!(steps, vec!["1.1.0"]);
+    assert_eq!(steps, versions_above_1_0_0());
     assert_eq!(
         index_state(&url, INDEX_1_1_0).await.map(|s| s.1),
         Some(true)
     );
-    assert_eq!(version_rows(&url).await, vec!["1.0.0", "1.1.0"]);
+    assert_eq!(version_rows(&url).await, all_versions());
     assert!(store(&url).await.validate().await.expect("validate").valid);
 }
 
@@ -148,7 +161,7 @@ async fn a_build_cut_off_mid_way_fails_cleanly_then_validate_names_the_index_and
         .upgrade(UpgradeOptions::default())
         .await
         .expect("rerun");
-    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.steps.len(), versions_above_1_0_0().len());
     let (rebuilt, valid) = index_state(&url, INDEX_1_1_0).await.expect("index");
     assert!(valid && rebuilt != oid, "dropped and rebuilt");
     assert!(store(&url).await.validate().await.expect("validate").valid);
@@ -236,7 +249,7 @@ async fn concurrent_deployers_build_the_index_once() {
         index_state(&url, INDEX_1_1_0).await.map(|s| s.1),
         Some(true)
     );
-    assert_eq!(version_rows(&url).await, vec!["1.0.0", "1.1.0"]);
+    assert_eq!(version_rows(&url).await, all_versions());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -257,7 +270,7 @@ async fn concurrent_deployers_through_pgbouncer_build_the_index_once() {
         index_state(&url, INDEX_1_1_0).await.map(|s| s.1),
         Some(true)
     );
-    assert_eq!(version_rows(&url).await, vec!["1.0.0", "1.1.0"]);
+    assert_eq!(version_rows(&url).await, all_versions());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,7 +375,7 @@ async fn downgrade_drops_the_index_online_and_upgrade_builds_it_again() {
         })
         .await
         .expect("downgrade");
-    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.steps.len(), versions_above_1_0_0().len());
     assert_eq!(index_state(&url, INDEX_1_1_0).await, None);
     assert_eq!(version_rows(&url).await, vec!["1.0.0"]);
     manager

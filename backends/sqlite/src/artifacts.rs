@@ -1,11 +1,14 @@
 //! The storage primitives of [`SqliteMetadataStore`]: core's [`Backend`] over the statements
 //! of [`crate::sql`]. Every value is a bound parameter; what a statement found is reported as
-//! a value and core applies the rules (immutability, "not found", retrying a race).
+//! a value and core applies the rules (immutability, "not found", retrying a race). A write
+//! that committed is published to the change feed ([`crate::feed`]).
 
+use crate::feed;
 use crate::sql::{self, DELETE_SCHEMA_VERSION, SCHEMA_NAMES, SCHEMA_VERSIONS};
 use crate::store::SqliteMetadataStore;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use pycharter_core::feed::ChangeOp;
 use pycharter_core::{
     ArtifactId, ArtifactKind, ArtifactRecord, Backend, ContractVersion, Error, InsertOutcome,
     NewArtifact, Result, SchemaGate, VersionSelector,
@@ -90,6 +93,13 @@ impl Backend for SqliteMetadataStore {
             .await
             .map_err(|e| self.db_error(e))?;
         if done.rows_affected() == 1 {
+            feed::publish(
+                self,
+                artifact.kind,
+                &artifact.name,
+                &artifact.version,
+                ChangeOp::Put,
+            );
             return Ok(InsertOutcome::Inserted(ArtifactRecord {
                 id: ArtifactId(done.last_insert_rowid()),
                 kind: artifact.kind,
@@ -171,6 +181,10 @@ impl Backend for SqliteMetadataStore {
             .execute(&self.pool)
             .await
             .map_err(|e| self.db_error(e))?;
-        Ok(done.rows_affected() > 0)
+        let deleted = done.rows_affected() > 0;
+        if deleted {
+            feed::publish(self, ArtifactKind::Schema, name, version, ChangeOp::Delete);
+        }
+        Ok(deleted)
     }
 }

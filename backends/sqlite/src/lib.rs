@@ -28,6 +28,7 @@ mod artifacts;
 mod catalog;
 mod errors;
 mod executor;
+mod feed;
 mod pool;
 pub mod sql;
 mod store;

@@ -214,3 +214,12 @@ mod through_read_replicas {
 
     suite!(ReplicaHarness(SqliteHarness::new()));
 }
+
+/// The same suite on the cache layer over this backend: caching must not change an answer,
+/// nor hide a schema state from its typed error.
+mod cached {
+    suite!(pycharter_conformance::Layered::new(
+        super::SqliteHarness::new(),
+        pycharter_cache::CachedMetadataStore::new,
+    ));
+}

@@ -46,7 +46,7 @@ enum Next {
     Done,
     /// `online` (of `step`) must run outside the transaction; `table` is claimed.
     Online {
-        // Boxed: a step is large, and the other variants are not.
+        // Boxed: a plan step is large, and the other variants are small.
         step: Box<PlanStep>,
         online: OnlineStep,
         table: String,

@@ -246,6 +246,24 @@ pub(super) fn start_private_cluster() -> TestServer {
     }
 }
 
+/// `pg_ctl restart -m fast` of this process's private cluster (same port, same options):
+/// every session is dropped, the server comes back. None when no private cluster runs here.
+pub(super) fn restart_private_cluster() -> Option<Result<(), String>> {
+    let cluster = CLUSTER.get()?;
+    let mut restart = cluster.command("pg_ctl");
+    restart
+        .args(["restart", "-m", "fast", "-w", "-t", "60", "-D"])
+        .arg(&cluster.data_dir)
+        .arg("-l")
+        .arg(cluster.root.join("server.log"));
+    let output = run(&mut restart, "pg_ctl restart");
+    Some(if output.status.success() {
+        Ok(())
+    } else {
+        Err(describe_output(&output))
+    })
+}
+
 /// Removes `pycharter-pg-<pid>-*` directories (stopping their servers) whose process is gone.
 fn cleanup_stale_clusters(bin_dir: &Path, run_as: Option<&RunAs>) {
     let temp_dir = std::env::temp_dir();

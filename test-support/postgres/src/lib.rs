@@ -182,6 +182,32 @@ pub fn test_server() -> &'static TestServer {
     })
 }
 
+/// Restarts the private test cluster (`pg_ctl restart -m fast`, same port): every session
+/// of the process is dropped and the server comes back, as after a failover or an upgrade of
+/// the server. It disturbs every test of the process, so it belongs in a test binary of its
+/// own. Blocks until the server accepts connections again.
+///
+/// # Panics
+///
+/// When the tests run against an external server (`PYCHARTER_TEST_DATABASE_URL`: restarting
+/// it is not the harness's to do), or when the restart fails.
+pub fn restart_test_server() {
+    let server = test_server();
+    match cluster::restart_private_cluster() {
+        Some(Ok(())) => tracing::info!(
+            "restarted the PostgreSQL test cluster on port {}",
+            server.port()
+        ),
+        Some(Err(output)) => {
+            panic!("pg_ctl restart of the PostgreSQL test cluster failed: {output}")
+        }
+        None => panic!(
+            "this test restarts the PostgreSQL server, which only the harness's private cluster \
+             allows: unset {TEST_DATABASE_URL_ENV} to run it"
+        ),
+    }
+}
+
 /// A database that exists only for one test.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestDatabase {
