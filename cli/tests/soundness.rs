@@ -31,6 +31,9 @@ enum Expect {
     RefusedAsCheck,
     /// Exit 1 with this message (a request that makes no sense at that version).
     Refused(&'static str),
+    /// Ran, then the check after it failed: exit 1, saying what was done and then what
+    /// `db check` says.
+    Unsound,
 }
 
 /// One damaged state: its name, the SQL that makes it, what `db check` says about it, and
@@ -106,6 +109,15 @@ fn states(drop_table: &str, now: &str) -> Vec<State> {
             expect: [Repairs, Repairs, Repairs, Refused(cannot_downgrade)],
         },
         State {
+            name: "forgotten first version row",
+            damage: vec![format!(
+                "DELETE FROM {VERSION_TABLE} WHERE version = '{}'",
+                VERSIONS[0]
+            )],
+            check_says: "Schema version mismatch: database is at 1.2.0".into(),
+            expect: [Repairs, Repairs, Repairs, Unsound],
+        },
+        State {
             name: "dropped version table",
             damage: vec![format!("{drop_table} {VERSION_TABLE}")],
             check_says: "Schema not initialized".into(),
@@ -173,6 +185,18 @@ fn no_command_exits_0_on_an_unsound_database(backend: &mut impl Backend, states:
                         stdout(&check),
                         "{what}: a refusal changes nothing"
                     );
+                }
+                Expect::Unsound => {
+                    assert_code(&out, 1);
+                    let said = stderr(&out);
+                    assert!(
+                        said.starts_with("error: ")
+                            && said.ends_with(&format!(
+                                ", but the database is not sound: {verdict}\n"
+                            )),
+                        "{what}: {said}"
+                    );
+                    assert_eq!(after.status.code(), Some(1), "{what}");
                 }
                 Expect::Refused(message) => {
                     assert_code(&out, 1);
