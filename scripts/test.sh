@@ -10,6 +10,7 @@
 #   - PgBouncer (`pgbouncer`): the transaction-pooling tests;
 #   - Python 3 with its venv module (`python3-venv`): the Python tests' virtualenv (their
 #     packages then come from PyPI, pinned in bindings/python/requirements-test.txt).
+#   - OpenSSL's command (`openssl`): the TLS tests generate their certificate chain with it.
 # A failed install stops here with the package named; nothing is ever skipped.
 #
 # Arguments are passed to `cargo test` (e.g. `scripts/test.sh -p pycharter-sqlite`); the
@@ -24,6 +25,9 @@ log() { printf '\n== %s ==\n' "$*"; }
 # the harnesses look: conformance-tests/src/postgres_harness, pgbouncer_harness.rs).
 have_initdb() {
     command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+have_openssl() {
+    command -v openssl >/dev/null 2>&1
 }
 have_pgbouncer() {
     command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]
@@ -64,6 +68,7 @@ if [ -z "${PYCHARTER_TEST_DATABASE_URL:-}" ]; then
 fi
 ensure have_pgbouncer pgbouncer
 ensure have_python_venv python3-venv
+ensure have_openssl openssl
 
 # Also runs every criterion benchmark once in test mode (benches/Cargo.toml: `test = true`),
 # so the benches cannot rot, without a release build.

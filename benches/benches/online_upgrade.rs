@@ -1,7 +1,8 @@
 //! The worst write latency of an application that keeps running while a PostgreSQL database
 //! holding 1M schema versions (1k in `--test` mode; `PYCHARTER_BENCH_MAX_SCALE` caps it) is
-//! upgraded from 1.0.0 to 1.1.0 through the library: the index built online (`CREATE INDEX
-//! CONCURRENTLY`, this build) vs the plain `CREATE INDEX` 1.1.0 first shipped.
+//! upgraded from 1.0.0 to this build's version through the library: the 1.1.0 index built
+//! online (`CREATE INDEX CONCURRENTLY`, this build) vs the plain `CREATE INDEX` 1.1.0 first
+//! shipped.
 //!
 //! Each iteration takes the database back to 1.0.0 (not timed), starts the application
 //! ([`pycharter_benches::online`]: two writers, two readers), upgrades, and returns the

@@ -40,6 +40,8 @@ __all__ = [
     "ConnectTimeout",
     "AuthenticationFailed",
     "DatabaseMissing",
+    "TlsError",
+    "InsufficientPrivilege",
     "ReadOnlyServer",
     "LockTimeout",
     "TableLockTimeout",
@@ -293,6 +295,11 @@ class Unreachable(ConnectionFailed): ...
 class ConnectTimeout(Unreachable): ...
 class AuthenticationFailed(ConnectionFailed): ...
 class DatabaseMissing(ConnectionFailed): ...
+class TlsError(ConnectionFailed): ...
+
+class InsufficientPrivilege(PycharterError):
+    role: str
+    database: str
 
 class ReadOnlyServer(PycharterError):
     database: str

@@ -91,6 +91,17 @@ Examples:
   pycharter db check sqlite://meta.db || pycharter db upgrade sqlite://meta.db
   pycharter db check --wait 300 \"$DATABASE_URL\"          # readiness gate of an app pod";
 
+const GRANTS_EXAMPLES: &str = "\
+Prints the statements that give an application role exactly the rights the store needs
+(read the version table; read, add and remove metadata rows), and no right to change the
+layout. Run them as the deploy role that owns the tables (the one that runs
+`pycharter db upgrade`). With a URL (the deploy role's), also CONNECT on its database;
+nothing connects.
+
+Examples:
+  pycharter db grants --role app postgres://deploy:secret@db:5432/meta | psql postgres://deploy:secret@db:5432/meta
+  pycharter db grants --role app --namespace contracts --json";
+
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
   pycharter completions bash > ~/.local/share/bash-completion/completions/pycharter
@@ -152,7 +163,7 @@ pub struct GlobalArgs {
 /// Top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Manage the database schema: init, upgrade, downgrade, current, history, check.
+    /// Manage the database schema: init, upgrade, downgrade, current, history, check, grants.
     #[command(after_help = DB_EXAMPLES)]
     Db {
         /// The database command.
@@ -189,6 +200,23 @@ pub enum DbCommand {
     /// Validate the schema against this binary.
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
+    /// Print the GRANT statements of a least-privilege application role (PostgreSQL).
+    #[command(after_help = GRANTS_EXAMPLES)]
+    Grants(GrantsArgs),
+}
+
+/// `pycharter db grants`
+#[derive(Debug, Args)]
+pub struct GrantsArgs {
+    /// Database (only its name is read; nothing connects) and output format.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The application role to grant the rights to.
+    #[arg(long, value_name = "NAME")]
+    pub role: String,
+    /// The PostgreSQL schema holding the tables.
+    #[arg(long, value_name = "SCHEMA", default_value = pycharter_postgres::DEFAULT_NAMESPACE)]
+    pub namespace: String,
 }
 
 /// The database and the output format, common to every `db` subcommand.
@@ -260,6 +288,19 @@ pub struct DowngradeArgs {
 }
 
 impl DbCommand {
+    /// The subcommand's name as typed (`init`, `check`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DbCommand::Init(_) => "init",
+            DbCommand::Upgrade(_) => "upgrade",
+            DbCommand::Downgrade(_) => "downgrade",
+            DbCommand::Current(_) => "current",
+            DbCommand::History(_) => "history",
+            DbCommand::Check(_) => "check",
+            DbCommand::Grants(_) => "grants",
+        }
+    }
+
     /// The database and output options of any `db` subcommand.
     pub fn target(&self) -> &TargetArgs {
         match self {
@@ -267,6 +308,7 @@ impl DbCommand {
             DbCommand::Upgrade(a) => &a.target,
             DbCommand::Downgrade(a) => &a.target,
             DbCommand::Check(a) => &a.target,
+            DbCommand::Grants(a) => &a.target,
             DbCommand::Current(t) | DbCommand::History(t) => t,
         }
     }

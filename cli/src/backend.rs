@@ -41,6 +41,11 @@ impl DatabaseUrl {
         })
     }
 
+    /// The backend the scheme selects.
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
     /// The URL with its password replaced by `***`: the only form ever printed or logged.
     pub fn redacted(&self) -> String {
         redact_url(&self.raw)

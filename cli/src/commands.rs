@@ -2,10 +2,10 @@
 //! turn the result into an [`Outcome`] (text and exit code). No printing here.
 
 use crate::args::{
-    Cli, Command, DbCommand, DowngradeArgs, GlobalArgs, InitArgs, UpgradeArgs,
+    Cli, Command, DbCommand, DowngradeArgs, GlobalArgs, GrantsArgs, InitArgs, UpgradeArgs,
     DEFAULT_DATABASE_URL, GENERIC_DATABASE_URL_ENV,
 };
-use crate::backend::{self, DatabaseUrl};
+use crate::backend::{self, BackendKind, DatabaseUrl};
 use crate::database::{resolve_database, Database, Environment, Source};
 use crate::failure::{self, EXIT_CANNOT_RUN, EXIT_FAILED, EXIT_OK};
 use crate::output::{self, BundledStatus};
@@ -34,6 +34,8 @@ pub struct Outcome {
 struct Format {
     json: bool,
     quiet: bool,
+    /// The `db` subcommand running (`check`, …): its errors never name it as their fix.
+    command: &'static str,
 }
 
 impl Format {
@@ -63,11 +65,11 @@ impl Format {
         tracing::debug!(error = ?err, "command failed");
         Outcome {
             stdout: if self.json {
-                output::error_json(err)
+                output::error_json(err, self.command)
             } else {
                 String::new()
             },
-            stderr: format!("error: {err}\n"),
+            stderr: format!("error: {}\n", err.message_for_command(self.command)),
             code,
         }
     }
@@ -95,16 +97,22 @@ async fn db(command: &DbCommand, global: &GlobalArgs) -> Outcome {
     let format = Format {
         json: target.json,
         quiet: global.quiet,
+        command: command.name(),
     };
-    let lists_bundled = matches!(command, DbCommand::History(_));
+    // Neither needs a database: without one named they describe this binary.
+    let lists_bundled = matches!(command, DbCommand::History(_) | DbCommand::Grants(_));
     let environment = Environment::read();
-    let mut note = String::new();
-    let raw = match resolve_database(
+    let named = resolve_database(
         target.url.as_deref(),
         global.database_url.as_deref(),
         &environment,
         lists_bundled,
-    ) {
+    );
+    if let DbCommand::Grants(args) = command {
+        return grants(format, args, named);
+    }
+    let mut note = String::new();
+    let raw = match named {
         Database::Url(raw) => raw,
         Database::Default => {
             if !global.quiet {
@@ -158,6 +166,8 @@ async fn run_on(command: &DbCommand, global: &GlobalArgs, format: Format, raw: &
         DbCommand::Current(_) => current(format, manager, &database).await,
         DbCommand::History(_) => history(format, manager, &database).await,
         DbCommand::Check(_) => check(format, manager).await,
+        // Answered above, without opening the database.
+        DbCommand::Grants(_) => Outcome::default(),
     }
 }
 
@@ -176,6 +186,48 @@ fn empty_url(format: Format, source: Source) -> Outcome {
         stderr: format!("error: {message}\n"),
         code: EXIT_CANNOT_RUN,
     }
+}
+
+/// `grants`: core's application rights as PostgreSQL statements; a URL, when named, only
+/// gives the database's name (nothing connects).
+fn grants(format: Format, args: &GrantsArgs, named: Database<'_>) -> Outcome {
+    let database = match named {
+        Database::Bundled | Database::Default => None,
+        Database::Empty(source) => return empty_url(format, source),
+        Database::Url(raw) => match grants_database(raw) {
+            Ok(name) => Some(name),
+            Err(err) => return format.failure(&err, failure::exit_code(&err)),
+        },
+    };
+    let statements =
+        pycharter_postgres::application_grants(&args.role, database.as_deref(), &args.namespace);
+    format.result(
+        EXIT_OK,
+        || {
+            output::to_json(&serde_json::json!({
+                "role": args.role,
+                "database": database,
+                "namespace": args.namespace,
+                "statements": statements,
+            }))
+        },
+        || output::grants(&args.role, &statements),
+    )
+}
+
+/// The database name of a PostgreSQL URL; other backends have no roles to grant to.
+fn grants_database(raw: &str) -> pycharter_core::Result<String> {
+    let url = DatabaseUrl::parse(raw)?;
+    if url.kind() != BackendKind::Postgres {
+        return Err(Error::InvalidRequest {
+            action: "print grants".into(),
+            reason: "only PostgreSQL has roles (on SQLite, the file's permissions decide who \
+                     may write)"
+                .into(),
+            target: url.redacted(),
+        });
+    }
+    pycharter_postgres::database_name(raw)
 }
 
 async fn init(

@@ -22,10 +22,11 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     }
 }
 
-/// `{"error": "<message>", "kind": "<kind>"}`; a command that ran but left the database
-/// unsound adds `"cause"` (the kind of the validator's error) and `"report"` (what it did).
-pub fn error_json(err: &Error) -> String {
-    let mut doc = json!({"error": err.to_string(), "kind": failure::kind(err)});
+/// `{"error": "<message>", "kind": "<kind>"}`, the message as `command` shows it; a command
+/// that ran but left the database unsound adds `"cause"` (the kind of the validator's error)
+/// and `"report"` (what it did).
+pub fn error_json(err: &Error, command: &str) -> String {
+    let mut doc = json!({"error": err.message_for_command(command), "kind": failure::kind(err)});
     if let Error::PostconditionFailed { report, cause } = err {
         doc["cause"] = json!(failure::kind(cause));
         doc["report"] = json!(report);
@@ -110,6 +111,19 @@ pub fn schema_info(info: &SchemaInfo) -> String {
     }
     for version in &info.drifted {
         out += &format!("  drifted migration: {version}\n");
+    }
+    out
+}
+
+/// `grants`: a comment saying who runs them, then one statement per line (pipe it to psql).
+pub fn grants(role: &str, statements: &[String]) -> String {
+    let mut out = format!(
+        "-- Least rights of the application role {role:?}: run as the deploy role that owns \
+         the tables.\n"
+    );
+    for statement in statements {
+        out += statement;
+        out += "\n";
     }
     out
 }
@@ -338,7 +352,7 @@ mod tests {
                 target: "sqlite://t.db".into(),
             }),
         };
-        let value: serde_json::Value = serde_json::from_str(&error_json(&err)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&error_json(&err, "init")).unwrap();
         assert_eq!(value["kind"], "postcondition_failed");
         assert_eq!(value["cause"], "missing_tables");
         assert_eq!(value["report"]["steps"].as_array().map(Vec::len), Some(3));

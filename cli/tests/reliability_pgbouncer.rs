@@ -1,9 +1,12 @@
 //! `pycharter db init | upgrade | check | downgrade` through a real PgBouncer in
-//! `pool_mode = transaction` with two server connections, several deployers at once.
+//! `pool_mode = transaction` with two server connections, several deployers at once (the
+//! concurrent upgrades, which build an index online, through a pool one larger than the
+//! deployers).
 //!
 //! The `db` commands need no URL knob: they read the catalog with the simple protocol and
-//! migrate in one transaction (transaction-level advisory lock, `SET LOCAL` settings,
-//! unnamed statements), so the test runs them with and without `?statement-cache-capacity=0`.
+//! migrate in transactions (transaction-level advisory lock, `SET LOCAL` settings, unnamed
+//! statements; an online step is one autocommit statement), so the test runs them with and
+//! without `?statement-cache-capacity=0`.
 //! (Library store calls do need the knob behind PgBouncer before 1.21; see
 //! `backends/postgres/tests/pgbouncer.rs`.)
 

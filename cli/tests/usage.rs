@@ -89,6 +89,7 @@ fn every_subcommand_help_has_examples() {
         &["db", "current", "--help"],
         &["db", "history", "--help"],
         &["db", "check", "--help"],
+        &["db", "grants", "--help"],
         &["completions", "--help"],
     ] {
         let out = run(args);

@@ -192,6 +192,11 @@ pub struct Case {
 /// conformance_suite!(FooHarness::new(), lacks: [capability => "why", ...]);
 /// ```
 ///
+/// `conformance_suite!(@store $harness)` generates only the store cases (modules
+/// `store_semantics`, `ids`, `names`, `versions`, `documents`, `attached`, `deletion`,
+/// `properties`, and the concurrent writers), for a harness that opens databases it has
+/// initialized itself through a role that may not change the layout.
+///
 /// A case that needs a [`Capability`] listed after `lacks:` is not generated; the test
 /// `lacked_capabilities_are_declared_with_reasons` checks the list (known names, each once,
 /// each with a reason). `conformance_suite!(@cases)` is [`CASES`].
@@ -274,6 +279,42 @@ macro_rules! conformance_suite {
             wait_for_schema::connect_gives_up_at_the_deadline_saying_what_it_waited_for,
         }
     };
+    // The store cases alone: what an application role needs (see `@store` below).
+    (@emit store ($harness:expr); $($module:ident :: $case:ident $([$needs:ident])?),* $(,)?) => {
+        $crate::conformance_suite! { @store_filter ($) ($harness) $($module $case)* }
+    };
+    (@store_filter ($d:tt) ($harness:expr) $($module:ident $case:ident)*) => {
+        macro_rules! __pycharter_store_case {
+            (store_semantics $d case:ident) => { __pycharter_store_case! { @test store_semantics $d case } };
+            (ids $d case:ident) => { __pycharter_store_case! { @test ids $d case } };
+            (names $d case:ident) => { __pycharter_store_case! { @test names $d case } };
+            (versions $d case:ident) => { __pycharter_store_case! { @test versions $d case } };
+            (documents $d case:ident) => { __pycharter_store_case! { @test documents $d case } };
+            (attached $d case:ident) => { __pycharter_store_case! { @test attached $d case } };
+            (deletion $d case:ident) => { __pycharter_store_case! { @test deletion $d case } };
+            (properties $d case:ident) => { __pycharter_store_case! { @test properties $d case } };
+            (concurrency concurrent_writers_of_the_same_document_share_one_id) => {
+                __pycharter_store_case! { @test concurrency concurrent_writers_of_the_same_document_share_one_id }
+            };
+            (concurrency concurrent_writers_of_different_documents_one_wins) => {
+                __pycharter_store_case! { @test concurrency concurrent_writers_of_different_documents_one_wins }
+            };
+            (@test $d module:ident $d case:ident) => {
+                #[test]
+                fn $d case() {
+                    $crate::__private::run_case(
+                        concat!(module_path!(), "::", stringify!($d case)),
+                        async {
+                            let harness = $harness;
+                            $crate::$d module::$d case(&harness).await;
+                        },
+                    );
+                }
+            };
+            ($d module:ident $d case:ident) => {};
+        }
+        $( __pycharter_store_case! { $module $case } )*
+    };
     (@emit cases (); $($module:ident :: $case:ident $([$needs:ident])?),* $(,)?) => {
         &[$($crate::Case {
             name: concat!(stringify!($module), "::", stringify!($case)),
@@ -317,6 +358,12 @@ macro_rules! conformance_suite {
             };
         }
         $( __pycharter_conformance_case! { $needs $module $case } )*
+    };
+    // Only the store cases (reads, writes, deletes, hostile input, concurrent writers) of
+    // databases the harness has initialized: for a harness whose role may not change the
+    // layout (the least-privilege application role). Every case of those modules is in it.
+    (@store $harness:expr $(,)?) => {
+        $crate::conformance_suite! { @list store ($harness) }
     };
     ($harness:expr $(,)?) => {
         $crate::conformance_suite! { @list tests ($harness;) }

@@ -190,6 +190,24 @@ pub enum Error {
         /// The timeout that expired.
         timeout: Duration,
     },
+    /// TLS was asked for (or required by the server) and could not be established or
+    /// verified; with a verifying `sslmode` nothing, the password included, was sent.
+    ///
+    /// ```
+    /// use pycharter_core::{Error, TlsProblem};
+    /// let err = Error::Tls {
+    ///     target: "postgres://app:***@db/meta?sslmode=verify-full".into(),
+    ///     problem: TlsProblem::UnknownIssuer,
+    /// };
+    /// assert!(err.to_string().contains("not signed by a CA in sslrootcert"));
+    /// ```
+    #[error("TLS to {target} failed: {problem} — {}", problem.fix())]
+    Tls {
+        /// Redacted database URL.
+        target: String,
+        /// What went wrong, and so what to do.
+        problem: TlsProblem,
+    },
     /// The server rejected the credentials.
     #[error("Authentication failed for {target}: {reason} — check the user name and password in the URL")]
     AuthenticationFailed {
@@ -234,6 +252,36 @@ pub enum Error {
         attempts: u32,
         /// How long it kept trying.
         waited: Duration,
+    },
+    /// The database refused an operation because the role lacks a right (Postgres SQLSTATE
+    /// `42501` and its relatives), or the SQLite file (or its directory) is read-only to this
+    /// process. Nothing was changed; the fix depends on what was attempted ([`Privilege`]).
+    ///
+    /// ```
+    /// use pycharter_core::{Error, Privilege};
+    /// let err = Error::InsufficientPrivilege {
+    ///     role: "app".into(),
+    ///     right: "create tables in schema public".into(),
+    ///     privilege: Privilege::Migrate,
+    ///     target: "postgres://app:***@db/meta".into(),
+    /// };
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "role \"app\" may not create tables in schema public on postgres://app:***@db/meta \
+    ///      — run migrations with the deploy role: pycharter db upgrade <migration-role URL>"
+    /// );
+    /// ```
+    #[error("role {role:?} may not {right} on {target} — {}", privilege.fix(role, target))]
+    InsufficientPrivilege {
+        /// Who was refused: the Postgres role, or for SQLite the operating-system user.
+        role: String,
+        /// The missing right, in words (`create tables in schema public`, `INSERT into table
+        /// schemas`, `write the database file /srv/meta.db`).
+        right: String,
+        /// What the refused operation needed the right for, which decides the fix.
+        privilege: Privilege,
+        /// Redacted database URL.
+        target: String,
     },
     /// A migration step failed; its transaction was rolled back.
     #[error(
@@ -289,6 +337,114 @@ pub enum Error {
         /// Driver's reason.
         reason: String,
     },
+}
+
+/// Why a TLS connection failed ([`Error::Tls`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsProblem {
+    /// The server's certificate is not signed by a CA of `sslrootcert`.
+    UnknownIssuer,
+    /// The server's certificate does not name the host the URL connects to.
+    WrongHost {
+        /// The host name (or address) of the URL.
+        host: String,
+    },
+    /// The server's certificate has expired, or is not valid yet.
+    Expired,
+    /// The server does not offer TLS, and the URL's `sslmode` requires it.
+    NotOffered,
+    /// The server accepts only TLS connections, and the URL's `sslmode=disable` forbids it.
+    Required,
+    /// Any other failure of the handshake or of verification.
+    Other {
+        /// The TLS library's reason.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for TlsProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsProblem::UnknownIssuer => f.write_str(
+                "the server's certificate is not signed by a CA in sslrootcert (wrong CA)",
+            ),
+            TlsProblem::WrongHost { host } => write!(
+                f,
+                "the server's certificate is not valid for host {host:?} (wrong host name)"
+            ),
+            TlsProblem::Expired => {
+                f.write_str("the server's certificate has expired or is not valid yet")
+            }
+            TlsProblem::NotOffered => f.write_str(
+                "the server does not offer TLS and the URL's sslmode requires it; nothing was \
+                 sent, not even the password",
+            ),
+            TlsProblem::Required => f.write_str(
+                "the server accepts only TLS connections (hostssl) and the URL says \
+                 sslmode=disable",
+            ),
+            TlsProblem::Other { reason } => write!(f, "{reason}"),
+        }
+    }
+}
+
+impl TlsProblem {
+    /// The fix named by [`Error::Tls`].
+    fn fix(&self) -> &'static str {
+        match self {
+            TlsProblem::UnknownIssuer => {
+                "set sslrootcert to the CA file that signed the server's certificate"
+            }
+            TlsProblem::WrongHost { .. } => {
+                "connect with a host name the certificate names, or reissue the certificate \
+                 for this one"
+            }
+            TlsProblem::Expired => {
+                "renew the server's certificate (and check this machine's clock)"
+            }
+            TlsProblem::NotOffered => {
+                "turn TLS on at the server (ssl = on), or connect to a server that has it"
+            }
+            TlsProblem::Required => {
+                "connect with sslmode=verify-full and sslrootcert=<the server's CA file>"
+            }
+            TlsProblem::Other { .. } => "check sslmode, sslrootcert and the server's TLS settings",
+        }
+    }
+}
+
+/// What a refused operation needed a right for ([`Error::InsufficientPrivilege`]): the
+/// two roles of a production database, and so the two fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Privilege {
+    /// Changing the layout (`pycharter db init/upgrade/downgrade`, or `connect` with
+    /// `auto_initialize` on a database that needs migrating): the deploy role's job.
+    Migrate,
+    /// Reading or writing metadata rows: the application role's rights.
+    Data,
+}
+
+impl Privilege {
+    /// The fix named by [`Error::InsufficientPrivilege`].
+    fn fix(self, role: &str, target: &str) -> String {
+        let sqlite = target.starts_with("sqlite:");
+        match self {
+            Privilege::Migrate => "run migrations with the deploy role: pycharter db upgrade \
+                                   <migration-role URL>"
+                .to_string(),
+            Privilege::Data if sqlite => format!(
+                "open the database as a user who may write the file and its directory (not \
+                 {role:?}), without mode=ro"
+            ),
+            Privilege::Data => format!(
+                "grant the role its rights: pycharter db grants --role {} {target} prints the \
+                 GRANT statements, to run as the deploy role",
+                shell_word(role)
+            ),
+        }
+    }
 }
 
 /// The URL forms a caller accepts, listed by [`Error::InvalidUrl`]: a backend's constructor
@@ -383,6 +539,40 @@ impl Error {
         )
     }
 
+    /// The same error, as seen by a migration: a refused right becomes one that only the
+    /// deploy role has ([`Privilege::Migrate`]). Core's migration driver applies it to every
+    /// error of a migration transaction.
+    pub fn in_migration(self) -> Self {
+        match self {
+            Error::InsufficientPrivilege {
+                role,
+                right,
+                target,
+                ..
+            } => Error::InsufficientPrivilege {
+                role,
+                right,
+                privilege: Privilege::Migrate,
+                target,
+            },
+            other => other,
+        }
+    }
+
+    /// The message as `pycharter db {command}` shows it: [`Display`](std::fmt::Display),
+    /// except that a fix which would be the very command being run names the next step
+    /// instead (an [`Error::Database`] during `db check` does not say "run: pycharter db
+    /// check").
+    pub fn message_for_command(&self, command: &str) -> String {
+        match self {
+            Error::Database { target, reason } if command == "check" => format!(
+                "Database error on {target}: {reason} — the check could not read the catalog; \
+                 see the server's log for the cause (rerun with -vv for the driver's detail)"
+            ),
+            other => other.to_string(),
+        }
+    }
+
     /// True for errors that mean the database could not be reached or logged into (or is not
     /// there at all).
     pub fn is_connection(&self) -> bool {
@@ -391,6 +581,7 @@ impl Error {
             Error::Unreachable { .. }
                 | Error::ConnectTimeout { .. }
                 | Error::AuthenticationFailed { .. }
+                | Error::Tls { .. }
                 | Error::DatabaseMissing { .. }
         )
     }
@@ -431,6 +622,48 @@ mod tests {
                 .ends_with(r"createdb -h /var/run/postgresql -p 5433 'it'\''s; rm'"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn insufficient_privilege_names_role_right_and_the_fix_for_what_was_attempted() {
+        let refused = |privilege, target: &str| Error::InsufficientPrivilege {
+            role: "app".into(),
+            right: "create tables in schema public".into(),
+            privilege,
+            target: target.into(),
+        };
+        let pg = "postgres://app:***@db/meta";
+        let migrate = refused(Privilege::Data, pg).in_migration();
+        assert_eq!(
+            migrate.to_string(),
+            "role \"app\" may not create tables in schema public on postgres://app:***@db/meta \
+             — run migrations with the deploy role: pycharter db upgrade <migration-role URL>"
+        );
+        assert!(refused(Privilege::Data, pg).to_string().ends_with(
+            "— grant the role its rights: pycharter db grants --role app \
+             postgres://app:***@db/meta prints the GRANT statements, to run as the deploy role"
+        ));
+        let file = refused(Privilege::Data, "sqlite:///srv/meta.db").to_string();
+        assert!(
+            file.contains("open the database as a user who may write"),
+            "{file}"
+        );
+        assert!(!file.contains("grants"), "{file}");
+    }
+
+    #[test]
+    fn no_message_names_the_command_being_run_as_its_fix() {
+        let err = Error::Database {
+            target: "sqlite://t.db".into(),
+            reason: "disk I/O error".into(),
+        };
+        assert!(err
+            .to_string()
+            .contains("run: pycharter db check sqlite://t.db"));
+        let during_check = err.message_for_command("check");
+        assert!(!during_check.contains("db check"), "{during_check}");
+        assert!(during_check.contains("disk I/O error"), "{during_check}");
+        assert_eq!(err.message_for_command("upgrade"), err.to_string());
     }
 
     #[test]

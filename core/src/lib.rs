@@ -46,7 +46,7 @@ pub use artifact::{
 };
 pub use backend::Backend;
 pub use catalog::{AppliedMigration, CatalogSnapshot, ServerRole};
-pub use error::{Error, Result, UrlForms};
+pub use error::{Error, Privilege, Result, TlsProblem, UrlForms};
 pub use feed::{ChangeEvent, ChangeFeed, ChangeObserver, ChangeOp, FeedMessage};
 pub use gate::SchemaGate;
 pub use migrate::{MigrationExecutor, MigrationTransaction};
@@ -60,8 +60,8 @@ pub use redact::redact_url;
 pub use replica::{ReadReplicas, ReplicaStats, Replicated, ReplicationPosition};
 pub use report::{MigrationReport, MigrationState, MigrationStatus, Postcondition, StepReport};
 pub use spec::{
-    BundledMigration, Index, IndexSpec, MigrationSpec, COMPATIBILITY_RECORDED_SINCE, MIGRATIONS,
-    SCHEMA_VERSION, VERSION_TABLE,
+    application_rights, BundledMigration, Index, IndexSpec, MigrationSpec, TableRight, TableRights,
+    COMPATIBILITY_RECORDED_SINCE, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,
 };
 pub use store::{prepare_schema, MetadataStore, SchemaManager};
 pub use typed::{IntoSelector, IntoVersion, MetadataStoreExt};

@@ -188,7 +188,8 @@ pub async fn initialize(
     run(exec, command, planner, |_, _| Ok(())).await
 }
 
-/// `upgrade()`: apply pending migrations up to `options.to`, in one transaction. A database
+/// `upgrade()`: apply pending migrations up to `options.to`: in one transaction, unless a
+/// step has online statements (see [`rounds`]). A database
 /// whose recorded tables or indexes are gone is refused (nothing changed): only
 /// `init --force` recreates them.
 pub async fn upgrade(
@@ -210,8 +211,9 @@ pub async fn upgrade(
     run(exec, command, planner, |_, _| Ok(())).await
 }
 
-/// `downgrade()`: revert migrations above `options.to`, in one transaction, refusing to drop
-/// tables that hold rows unless `allow_data_loss`, and refusing (nothing changed) when tables
+/// `downgrade()`: revert migrations above `options.to` (in one transaction, unless a step has
+/// online statements), refusing to drop tables that hold rows unless `allow_data_loss`, and
+/// refusing (nothing changed) when tables
 /// or indexes of the migrations it keeps are gone.
 pub async fn downgrade(
     exec: &(impl MigrationExecutor + ?Sized),
@@ -252,8 +254,25 @@ struct Command {
 
 /// A dry run plans from an unlocked snapshot, changes nothing, and reports what the
 /// post-condition would find; a real run is core's rounds (see [`rounds`]), then the
-/// post-condition on the catalog they left.
+/// post-condition on the catalog they left. A right the role lacks is reported as one only
+/// the deploy role has ([`Error::in_migration`]).
 async fn run<E, P, G>(exec: &E, command: Command, planner: P, guard: G) -> Result<MigrationReport>
+where
+    E: MigrationExecutor + ?Sized,
+    P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,
+    G: Fn(&MigrationPlan, &[(String, u64)]) -> Result<()>,
+{
+    run_unmapped(exec, command, planner, guard)
+        .await
+        .map_err(Error::in_migration)
+}
+
+async fn run_unmapped<E, P, G>(
+    exec: &E,
+    command: Command,
+    planner: P,
+    guard: G,
+) -> Result<MigrationReport>
 where
     E: MigrationExecutor + ?Sized,
     P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,

@@ -113,6 +113,71 @@ const fn index(name: &'static str, table: &'static str) -> IndexSpec {
     IndexSpec { name, table }
 }
 
+/// A right on a table, as the application role needs it ([`application_rights`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TableRight {
+    /// Read rows.
+    Select,
+    /// Add rows.
+    Insert,
+    /// Remove rows (`delete_version`; attached rows go by the foreign keys' cascade).
+    Delete,
+}
+
+impl TableRight {
+    /// The SQL keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            TableRight::Select => "SELECT",
+            TableRight::Insert => "INSERT",
+            TableRight::Delete => "DELETE",
+        }
+    }
+}
+
+/// What the application role needs on one table of the layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableRights {
+    /// The table.
+    pub table: String,
+    /// The rights on it, ascending.
+    pub rights: Vec<TableRight>,
+    /// True when rows are added with generated ids (the backend's id sequence must be
+    /// usable too).
+    pub generated_ids: bool,
+}
+
+/// The least rights of the *application role* — the one that reads and writes metadata but
+/// never changes the layout (that is the deploy role's job, `pycharter db upgrade`): read
+/// the version table (to validate the schema), and read, add and remove rows of every table
+/// of [`MIGRATIONS`]. Derived from the layout, so a migration that adds a table extends it;
+/// backends render it as their statements (`pycharter db grants`).
+///
+/// ```
+/// use pycharter_core::spec::{application_rights, TableRight, VERSION_TABLE};
+/// let rights = application_rights();
+/// assert_eq!(rights[0].table, VERSION_TABLE);
+/// assert_eq!(rights[0].rights, [TableRight::Select]);
+/// assert!(rights[1..].iter().all(|t| t.rights.contains(&TableRight::Delete)));
+/// ```
+pub fn application_rights() -> Vec<TableRights> {
+    let version_table = TableRights {
+        table: VERSION_TABLE.to_string(),
+        rights: vec![TableRight::Select],
+        generated_ids: false,
+    };
+    let layout = MIGRATIONS
+        .iter()
+        .flat_map(|m| m.tables.iter())
+        .map(|table| TableRights {
+            table: table.to_string(),
+            rights: vec![TableRight::Select, TableRight::Insert, TableRight::Delete],
+            generated_ids: true,
+        });
+    std::iter::once(version_table).chain(layout).collect()
+}
+
 /// A migration as shipped by one backend: the logical spec plus that backend's SQL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BundledMigration {

@@ -5,7 +5,7 @@
 //! [`redact_url`]. sqlx messages do not normally embed the URL, but a password must never
 //! depend on "normally".
 
-use pycharter_core::{redact_url, Error, UrlForms};
+use pycharter_core::{redact_url, Error, Privilege, TlsProblem, UrlForms};
 use sqlx::postgres::PgConnectOptions;
 use std::fmt::Display;
 use std::time::Duration;
@@ -25,6 +25,10 @@ const INVALID_CATALOG_NAME: &str = "3D000";
 /// SQLSTATE `read_only_sql_transaction`: a write on a standby or in a read-only session
 /// ("cannot execute INSERT in a read-only transaction").
 const READ_ONLY_SQL_TRANSACTION: &str = "25006";
+/// SQLSTATE `insufficient_privilege` ("permission denied for …", "must be owner of …").
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+/// Its relatives: `invalid_grantor`, `invalid_grant_operation`, `invalid_role_specification`.
+const PRIVILEGE_RELATIVES: [&str; 3] = ["0L000", "0LP01", "0P000"];
 /// SQLSTATE `lock_not_available`: `lock_timeout` expired.
 pub(crate) const LOCK_NOT_AVAILABLE: &str = "55P03";
 
@@ -145,6 +149,12 @@ impl ErrorContext {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
                 let reason = self.scrub(db.message());
                 match code.as_str() {
+                    // "no pg_hba.conf entry for host …, no encryption": the server takes this
+                    // client only over TLS (hostssl), and the URL said sslmode=disable.
+                    INVALID_AUTHORIZATION if reason.ends_with("no encryption") => Error::Tls {
+                        target,
+                        problem: TlsProblem::Required,
+                    },
                     INVALID_PASSWORD | INVALID_AUTHORIZATION => {
                         Error::AuthenticationFailed { target, reason }
                     }
@@ -161,6 +171,10 @@ impl ErrorContext {
                             reason: format!("{reason} (SQLSTATE {code})"),
                         },
                     },
+                    INSUFFICIENT_PRIVILEGE => self.insufficient_privilege(&reason),
+                    code if PRIVILEGE_RELATIVES.contains(&code) => {
+                        self.insufficient_privilege(&reason)
+                    }
                     // Whatever the statement, the server refuses every write: the fix is to
                     // reach the primary, and the transaction it was in is rolled back.
                     READ_ONLY_SQL_TRANSACTION => Error::ReadOnlyServer { target, reason },
@@ -177,14 +191,19 @@ impl ErrorContext {
                     },
                 }
             }
+            // sqlx reports a failed certificate verification as an I/O error of the handshake.
+            sqlx::Error::Io(io) if rustls_error(&io).is_some() => Error::Tls {
+                target,
+                problem: self.tls_problem(&io),
+            },
             // Refused, reset, DNS failure: the server is not there (or went away).
             sqlx::Error::Io(io) => Error::Unreachable {
                 target,
                 reason: self.scrub(&io.to_string()),
             },
-            sqlx::Error::Tls(tls) => Error::Unreachable {
+            sqlx::Error::Tls(tls) => Error::Tls {
                 target,
-                reason: format!("TLS negotiation failed: {}", self.scrub(&tls.to_string())),
+                problem: self.tls_problem(&*tls),
             },
             // The pool's acquire deadline is the connect timeout (see `connect`).
             sqlx::Error::PoolTimedOut => self.connect_timed_out(),
@@ -198,7 +217,66 @@ impl ErrorContext {
     }
 }
 
+/// The rustls error inside `err` (sqlx boxes it, or wraps it in an `io::Error`), if any.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(found) = err.downcast_ref::<rustls::Error>() {
+        return Some(found);
+    }
+    let io = err.downcast_ref::<std::io::Error>()?;
+    io.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
 impl ErrorContext {
+    /// What a failed TLS handshake (or sqlx's refusal to go on without TLS) means.
+    fn tls_problem(&self, err: &(dyn std::error::Error + 'static)) -> TlsProblem {
+        use rustls::CertificateError as Cert;
+        match rustls_error(err) {
+            Some(rustls::Error::InvalidCertificate(cert)) => match cert {
+                Cert::UnknownIssuer | Cert::BadSignature => TlsProblem::UnknownIssuer,
+                Cert::NotValidForName | Cert::NotValidForNameContext { .. } => {
+                    TlsProblem::WrongHost {
+                        host: self
+                            .endpoint
+                            .as_ref()
+                            .map_or_else(String::new, |e| e.host.clone()),
+                    }
+                }
+                Cert::Expired
+                | Cert::ExpiredContext { .. }
+                | Cert::NotValidYet
+                | Cert::NotValidYetContext { .. } => TlsProblem::Expired,
+                other => TlsProblem::Other {
+                    reason: format!("invalid server certificate: {other:?}"),
+                },
+            },
+            _ => {
+                let reason = self.scrub(&err.to_string());
+                // sqlx's words when the server answers the SSLRequest with 'N'.
+                if reason.contains("server does not support TLS") {
+                    TlsProblem::NotOffered
+                } else {
+                    TlsProblem::Other { reason }
+                }
+            }
+        }
+    }
+
+    /// [`Error::InsufficientPrivilege`] for the URL's role, the right read from the server's
+    /// (scrubbed) message. [`Privilege::Data`]: core's migration driver turns it into
+    /// [`Privilege::Migrate`] when a migration was refused.
+    fn insufficient_privilege(&self, reason: &str) -> Error {
+        let role = self
+            .endpoint
+            .as_ref()
+            .map_or_else(String::new, |endpoint| endpoint.user.clone());
+        Error::InsufficientPrivilege {
+            role,
+            right: missing_right(reason),
+            privilege: Privilege::Data,
+            target: self.target.clone(),
+        }
+    }
+
     /// The short, scrubbed reason of a failed connection attempt, as one host's entry in the
     /// error of a multi-host connect (`connection refused`, `password authentication failed …`).
     pub(crate) fn reason(&self, err: &sqlx::Error) -> String {
@@ -216,6 +294,28 @@ impl ErrorContext {
         matches!(err, sqlx::Error::Database(db)
             if matches!(db.code().as_deref(), Some(INVALID_PASSWORD | INVALID_AUTHORIZATION)))
     }
+}
+
+/// The right a Postgres "permission denied" message says is missing, in words.
+fn missing_right(reason: &str) -> String {
+    if let Some(object) = reason.strip_prefix("permission denied for ") {
+        if let Some(schema) = object.strip_prefix("schema ") {
+            // CREATE when a migration was refused, USAGE when a query was: the server's
+            // message is the same.
+            return format!("create tables in (or use) schema {schema}");
+        }
+        if let Some(table) = object.strip_prefix("table ") {
+            return format!("read or write table {table}");
+        }
+        if let Some(sequence) = object.strip_prefix("sequence ") {
+            return format!("use sequence {sequence} (ids of new rows)");
+        }
+        return format!("use {object}");
+    }
+    if let Some(object) = reason.strip_prefix("must be owner of ") {
+        return format!("alter or drop {object}, which only its owner may");
+    }
+    format!("do this ({reason})")
 }
 
 /// Replaces every `postgres://…` / `postgresql://…` token in `text` with its redacted form.

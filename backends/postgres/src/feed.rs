@@ -82,6 +82,8 @@ enum End {
     Unsubscribed,
     /// The feed failed.
     Lost(String),
+    /// The listening connection stayed up, but a heartbeat went undelivered for too long.
+    Stalled(String),
 }
 
 async fn listen(store: PostgresMetadataStore, observer: Weak<dyn ChangeObserver>, every: Duration) {
@@ -92,15 +94,19 @@ async fn listen(store: PostgresMetadataStore, observer: Weak<dyn ChangeObserver>
             return;
         }
         let heartbeats = Heartbeats::default();
-        let reason = match session(&store, &observer, every, &private, &heartbeats).await {
+        let (reason, stalled) = match session(&store, &observer, every, &private, &heartbeats).await
+        {
             End::Unsubscribed => return,
-            End::Lost(reason) => reason,
+            End::Lost(reason) => (reason, false),
+            End::Stalled(reason) => (reason, true),
         };
         if heartbeats.answered() {
             backoff = FIRST_BACKOFF;
             tracing::warn!(target: "pycharter::postgres", database = store.target(), %reason, "change feed lost; reconnecting");
-        } else if heartbeats.undelivered() {
-            // Sent through the pool, never delivered: LISTEN does not work on this path.
+        } else if stalled && heartbeats.undelivered() {
+            // Sent through the pool, never delivered while the listening connection stayed
+            // up: LISTEN does not work on this path. (A connection lost first, as in a server
+            // restart, says nothing about the path: it is retried soon.)
             backoff = UNDELIVERED_BACKOFF;
             tracing::warn!(target: "pycharter::postgres", database = store.target(), %reason, "change feed does not deliver (a pooler in transaction mode? add statement-cache-capacity=0 to the URL, or wrap the store with CachedMetadataStore::without_feed); retrying in {}s", backoff.as_secs());
         } else {
@@ -167,7 +173,7 @@ async fn session(
     };
     drop(listener);
     pool.close().await;
-    if matches!(end, End::Lost(_)) {
+    if matches!(end, End::Lost(_) | End::Stalled(_)) {
         end_session(store, listening).await;
     }
     end
@@ -307,7 +313,7 @@ async fn beat(
             return End::Unsubscribed;
         }
         if let Some(oldest) = heartbeats.oldest().filter(|at| at.elapsed() > stall) {
-            return End::Lost(format!(
+            return End::Stalled(format!(
                 "a heartbeat sent {} ms ago was not delivered",
                 oldest.elapsed().as_millis()
             ));

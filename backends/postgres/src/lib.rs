@@ -7,7 +7,9 @@
 //! - **Migrations** are the `.sql` files of `backends/postgres/migrations/`, embedded at
 //!   compile time ([`PostgresMetadataStore::migrations`]); their SHA-256 is recorded in
 //!   `pycharter_schema_version` and compared on validation.
-//! - **Migrating** (`initialize` / `upgrade` / `downgrade`) is one transaction that first
+//! - **Migrating** (`initialize` / `upgrade` / `downgrade`) is one transaction (per round,
+//!   when a step has an online statement such as `CREATE INDEX CONCURRENTLY`, which runs
+//!   between rounds on a connection of its own: see the README's "Online migrations") that first
 //!   takes `pg_advisory_xact_lock(`[`MIGRATION_LOCK_KEY`]`)` (or, with
 //!   [`LockStrategy::Table`], a row lock), then re-reads the applied
 //!   versions, then applies what is still pending: concurrent deployers wait, then find
@@ -32,7 +34,12 @@
 //! - **Options** ([`ConnectOptions`](pycharter_core::ConnectOptions)): `namespace` (the
 //!   Postgres schema holding the tables; unset: the server's `current_schema()`, i.e.
 //!   `public` on a stock server), `connect_timeout`, `statement_timeout`, `lock_timeout`.
-//!   TLS through the URL's `sslmode`.
+//!   TLS through the URL's `sslmode` and `sslrootcert`: a failed verification is
+//!   [`Error::Tls`](pycharter_core::Error::Tls) saying which (wrong CA, wrong host name,
+//!   expired certificate, no TLS on the server; `tests/tls.rs` proves each on a real server).
+//! - **Least privilege**: [`application_grants`] are the `GRANT`s of an application role
+//!   that reads and writes but never migrates (`pycharter db grants`); a refused right is
+//!   [`Error::InsufficientPrivilege`](pycharter_core::Error::InsufficientPrivilege).
 //!
 //! ## High availability
 //!
@@ -60,8 +67,9 @@
 //!
 //! ## PgBouncer
 //!
-//! Migrations take only transaction-level locks and run inside one transaction, so they are
-//! safe in transaction pooling mode. Two things are per session, though:
+//! Migrations take only transaction-level locks and run inside transactions (an online step
+//! is one autocommit statement, and needs one more server connection than the deployers
+//! running at once), so they are safe in transaction pooling mode. Two things are per session, though:
 //!
 //! - `namespace` and `statement_timeout` are sent as startup `options`, which PgBouncer does
 //!   not forward. Behind PgBouncer leave them unset and set them on the role instead
@@ -103,6 +111,7 @@ mod connector;
 mod errors;
 mod executor;
 mod feed;
+mod grants;
 mod hosts;
 pub mod lint;
 mod online;
@@ -114,6 +123,7 @@ mod url;
 
 pub use executor::{LockStrategy, LOCK_TABLE, MIGRATION_LOCK_KEY};
 pub use feed::FEED_APPLICATION_NAME;
+pub use grants::{application_grants, database_name, DEFAULT_NAMESPACE};
 pub use hosts::TargetSessionAttrs;
 pub use replicas::{PostgresBuilder, ReplicatedBuilder};
 pub use store::{initialize_schema, validate_schema, PostgresMetadataStore};

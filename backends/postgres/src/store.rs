@@ -120,7 +120,7 @@ impl PostgresMetadataStore {
     ///   `ddl_lock_retry_for`; `statement_timeout` bounds every statement, migration steps
     ///   included, except the wait for the migration lock.
     /// - TLS: the URL's `sslmode` (`disable`, `prefer` (default), `require`, `verify-ca`,
-    ///   `verify-full`) and `sslrootcert`.
+    ///   `verify-full`) and `sslrootcert`; a failure is [`Error::Tls`] naming the problem.
     /// - Behind PgBouncer in transaction mode, add `statement-cache-capacity=0` to the URL:
     ///   queries then use unnamed statements only (see the crate documentation).
     ///

@@ -1,6 +1,6 @@
 //! The one place sqlx errors become pycharter errors, so every path words them the same.
 
-use pycharter_core::Error;
+use pycharter_core::{Error, Privilege};
 use std::path::Path;
 
 /// SQLite primary result codes we react to (<https://www.sqlite.org/rescode.html>).
@@ -35,16 +35,33 @@ pub(crate) fn is_missing_table(err: &sqlx::Error, table: &str) -> bool {
     }
 }
 
-/// Any failure of an operation on an open database.
+/// The operating-system user this process runs as, as [`Error::InsufficientPrivilege`]
+/// names it (SQLite has no roles: the file's permissions decide).
+fn os_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|name| !name.is_empty()))
+        .unwrap_or_else(|| "the user of this process".to_string())
+}
+
+/// Any failure of an operation on an open database. A read-only database (`SQLITE_READONLY`:
+/// the file or its directory is not writable by this process, or the URL has `mode=ro`) is
+/// [`Error::InsufficientPrivilege`]; core's migration driver makes it a deploy-role fix.
 pub(crate) fn database(target: &str, err: sqlx::Error) -> Error {
+    if primary_code(&err) == Some(SQLITE_READONLY) {
+        return Error::InsufficientPrivilege {
+            role: os_user(),
+            right: "write the database (the file or its directory is read-only to this \
+                    process, or the URL has mode=ro)"
+                .to_string(),
+            privilege: Privilege::Data,
+            target: target.to_string(),
+        };
+    }
     let reason = match &err {
         sqlx::Error::Database(db) => match primary_code(&err) {
             Some(SQLITE_BUSY | SQLITE_LOCKED) => format!(
                 "{} (another process held the write lock for longer than the busy timeout)",
-                db.message()
-            ),
-            Some(SQLITE_READONLY) => format!(
-                "{} (check the permissions of the database file and of its directory)",
                 db.message()
             ),
             _ => db.message().to_string(),

@@ -25,8 +25,10 @@
 //! │   ├── Unreachable
 //! │   │   └── ConnectTimeout
 //! │   ├── AuthenticationFailed
-//! │   └── DatabaseMissing     the server has no database of that name
+//! │   ├── DatabaseMissing     the server has no database of that name
+//! │   └── TlsError            TLS refused: wrong CA, wrong host name, expired, not offered
 //! ├── ReadOnlyServer          a standby (or read-only server): migrate on the primary
+//! ├── InsufficientPrivilege   the role lacks a right (migrate with the deploy role)
 //! ├── LockTimeout
 //! │   └── TableLockTimeout    a migration statement kept waiting for a table lock
 //! ├── MigrationFailed
@@ -175,6 +177,18 @@ create_exception!(
 );
 create_exception!(
     pycharter_rs,
+    TlsError,
+    ConnectionFailed,
+    "The TLS handshake was refused: the message says why (CA, host name, expiry, not offered)."
+);
+create_exception!(
+    pycharter_rs,
+    InsufficientPrivilege,
+    PycharterError,
+    "The role lacks a right: run migrations with the deploy role, or grant the data rights."
+);
+create_exception!(
+    pycharter_rs,
     ReadOnlyServer,
     PycharterError,
     "The server accepts no writes (a standby): run migrations and writes on the primary."
@@ -253,6 +267,8 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
         ConnectTimeout,
         AuthenticationFailed,
         DatabaseMissing,
+        TlsError,
+        InsufficientPrivilege,
         ReadOnlyServer,
         LockTimeout,
         TableLockTimeout,
@@ -376,6 +392,14 @@ pub(crate) fn map_error(py: Python<'_>, err: Error) -> PyErr {
         Error::DatabaseMissing { target, .. } => (
             DatabaseMissing::new_err(message),
             attrs(py, [("database", target)]),
+        ),
+        Error::Tls { target, .. } => (
+            TlsError::new_err(message),
+            attrs(py, [("database", target)]),
+        ),
+        Error::InsufficientPrivilege { role, target, .. } => (
+            InsufficientPrivilege::new_err(message),
+            attrs(py, [("role", role), ("database", target)]),
         ),
         Error::ReadOnlyServer { target, .. } => (
             ReadOnlyServer::new_err(message),

@@ -213,7 +213,9 @@ where
                 }
                 match ran {
                     Err(err @ Error::TableLockTimeout { .. }) => Err(err),
-                    Err(err @ Error::ReadOnlyServer { .. }) => return Err(err),
+                    Err(
+                        err @ (Error::ReadOnlyServer { .. } | Error::InsufficientPrivilege { .. }),
+                    ) => return Err(err),
                     Err(err) => {
                         drop_leftover(exec, &online, &table).await;
                         return Err(Error::MigrationFailed {
@@ -284,11 +286,13 @@ where
         match outcome {
             Ok(None) => progress.finish(step),
             Ok(Some(next)) => return Ok(next),
-            // Not the step's fault: the lock queue (retried), or a server refusing every
-            // write (rolled back all the same).
-            Err(err @ (Error::TableLockTimeout { .. } | Error::ReadOnlyServer { .. })) => {
-                return Err(err)
-            }
+            // Not the step's fault: the lock queue (retried), a server refusing every write,
+            // or a role that may not change the layout (rolled back all the same).
+            Err(
+                err @ (Error::TableLockTimeout { .. }
+                | Error::ReadOnlyServer { .. }
+                | Error::InsufficientPrivilege { .. }),
+            ) => return Err(err),
             Err(err) => {
                 return Err(Error::MigrationFailed {
                     version: step.version.to_string(),

@@ -55,9 +55,11 @@ mod external;
 pub mod load;
 pub mod pgbouncer;
 pub mod replication;
+pub mod roles;
 mod system;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
