@@ -107,6 +107,16 @@ class StepReport(TypedDict):
     sql: Optional[str]
     duration_ms: Optional[int]
 
+class Postcondition(TypedDict):
+    """The check after a migration command (in a dry run: what it would find)."""
+
+    sound: bool
+    """True when the database is sound at ``version``: a command that leaves it unsound raises."""
+    version: Optional[str]
+    """The version the command was asked to reach (None: base)."""
+    state: SchemaState
+    message: str
+
 # Functional form: one key is ``from``, a keyword.
 MigrationReport = TypedDict(
     "MigrationReport",
@@ -118,6 +128,7 @@ MigrationReport = TypedDict(
         "dry_run": bool,
         "steps": list[StepReport],
         "message": str,
+        "postcondition": Optional[Postcondition],
     },
 )
 """What ``initialize_schema()`` returns: ``message`` says what was applied."""

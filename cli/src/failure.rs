@@ -57,6 +57,7 @@ pub fn kind(err: &Error) -> &'static str {
         Error::MigrationFailed { .. } => "migration_failed",
         Error::DataLoss { .. } => "data_loss",
         Error::InvalidRequest { .. } => "invalid_request",
+        Error::PostconditionFailed { .. } => "postcondition_failed",
         Error::Database { .. } => "database",
         // `Error` is non-exhaustive: a variant added later still gets a usable kind.
         _ => "error",

@@ -22,13 +22,21 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     }
 }
 
-/// `{"error": "<message>", "kind": "<kind>"}`, the message as `command` shows it.
+/// `{"error": "<message>", "kind": "<kind>"}`, the message as `command` shows it; a command
+/// that ran but left the database unsound adds `"cause"` (the kind of the validator's error)
+/// and `"report"` (what it did).
 pub fn error_json(err: &Error, command: &str) -> String {
-    to_json(&json!({"error": err.message_for_command(command), "kind": failure::kind(err)}))
+    let mut doc = json!({"error": err.message_for_command(command), "kind": failure::kind(err)});
+    if let Error::PostconditionFailed { report, cause } = err {
+        doc["cause"] = json!(failure::kind(cause));
+        doc["report"] = json!(report);
+    }
+    to_json(&doc)
 }
 
 /// The report of `init` / `upgrade` / `downgrade`: its message, then one line per step; in a
-/// dry run each step is followed by the SQL it would run.
+/// dry run each step is followed by the SQL it would run, and a last line says what the
+/// check after the command would find.
 pub fn report(report: &MigrationReport) -> String {
     let mut out = format!("{}\n", report.message);
     for step in &report.steps {
@@ -46,6 +54,13 @@ pub fn report(report: &MigrationReport) -> String {
         } else {
             out += &step_line(step);
         }
+    }
+    if let (true, Some(check)) = (report.dry_run, &report.postcondition) {
+        let verdict = if check.sound { "sound" } else { "NOT sound" };
+        out += &format!(
+            "\nAfterwards the database would be {verdict}: {}\n",
+            check.message
+        );
     }
     out
 }
@@ -299,6 +314,52 @@ mod tests {
         assert!(text.starts_with("Dry run, nothing changed:"), "{text}");
         assert!(text.contains("-- would apply 1.0.0  Create the metadata tables"));
         assert!(text.contains("-- test: create tables [schemas"), "{text}");
+    }
+
+    #[test]
+    fn dry_run_report_says_what_the_check_after_would_find() {
+        let mut dry = dry_run_report();
+        dry.postcondition = Some(pycharter_core::Postcondition {
+            sound: true,
+            version: Some("1.2.0".into()),
+            state: pycharter_core::SchemaState::Valid,
+            message: "Schema is valid: sqlite://t.db is at 1.2.0, as this build expects".into(),
+        });
+        let text = report(&dry);
+        assert!(
+            text.ends_with("\nAfterwards the database would be sound: Schema is valid: sqlite://t.db is at 1.2.0, as this build expects\n"),
+            "{text}"
+        );
+        let value: serde_json::Value = serde_json::from_str(&to_json(&dry)).unwrap();
+        assert_eq!(value["postcondition"]["sound"], true);
+        assert_eq!(value["postcondition"]["state"], "valid");
+    }
+
+    #[test]
+    fn an_unsound_result_is_a_json_error_with_its_cause_and_the_report() {
+        let bundled = bundle_logical("test");
+        let plan = plan_upgrade(&bundled, &[], None, "sqlite://t.db").unwrap();
+        let err = Error::PostconditionFailed {
+            report: Box::new(MigrationReport::new(
+                "init",
+                "sqlite://t.db",
+                &plan,
+                false,
+                &[1, 1, 1],
+            )),
+            cause: Box::new(Error::MissingTables {
+                tables: vec!["ownership".into()],
+                target: "sqlite://t.db".into(),
+            }),
+        };
+        let value: serde_json::Value = serde_json::from_str(&error_json(&err, "init")).unwrap();
+        assert_eq!(value["kind"], "postcondition_failed");
+        assert_eq!(value["cause"], "missing_tables");
+        assert_eq!(value["report"]["steps"].as_array().map(Vec::len), Some(3));
+        assert!(value["error"]
+            .as_str()
+            .unwrap()
+            .ends_with("but the database is not sound: Missing tables: ownership — run: pycharter db init sqlite://t.db --force"));
     }
 
     #[test]

@@ -121,6 +121,7 @@
 //! | [`store_semantics`], [`attached`], [`deletion`], [`ids`] | semver "latest", immutability, attachments, cascade, what ids promise |
 //! | [`names`], [`versions`], [`documents`] | hostile input: stored exactly or refused with a typed error, nothing written |
 //! | [`schema_states`], [`hand_edits`], [`connect`] | every schema state, its typed error and fix; a hand-edited version table; what `connect` does |
+//! | [`soundness`] | exit 0 means sound: every mutating command refuses a damaged database with the validator's error, and checks its own result |
 //! | [`migrations`], [`failed_migrations`] | downgrade guards data, dry runs, history; a failing step rolls back whole |
 //! | [`locking`], [`concurrency`], [`processes`] | the migration lock, concurrent deployers and writers, separate processes |
 //! | [`namespaces`] | one independent schema per namespace |
@@ -158,6 +159,7 @@ pub mod processes;
 pub mod properties;
 pub mod rolling_upgrade;
 pub mod schema_states;
+pub mod soundness;
 pub mod store_semantics;
 pub mod versions;
 pub mod wait_for_schema;
@@ -238,6 +240,13 @@ macro_rules! conformance_suite {
             schema_states::newer_schema_refuses_writes,
             schema_states::missing_table_is_reported_and_force_restores_it,
             schema_states::missing_index_is_reported_and_force_restores_it,
+            soundness::missing_table_fails_every_command_but_init_force,
+            soundness::missing_index_fails_every_command_but_init_force,
+            soundness::drifted_checksum_fails_every_command,
+            soundness::unknown_newer_row_fails_every_command,
+            soundness::compatible_newer_rows_are_sound_for_init_and_upgrade,
+            soundness::no_command_succeeds_on_a_database_left_unsound,
+            soundness::dry_runs_state_what_the_check_after_would_find,
             hand_edits::drifted_checksum_is_reported,
             hand_edits::dropped_version_table_is_uninitialized_and_initialize_keeps_the_rows,
             hand_edits::forgotten_migration_is_pending_and_upgrade_reapplies_it,

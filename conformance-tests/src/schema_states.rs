@@ -232,8 +232,9 @@ pub async fn newer_schema_refuses_writes<H: BackendHarness>(h: &H) {
 }
 
 /// A dropped table is `MissingTables` naming it, for `validate` and for store calls on a
-/// handle that had validated before; `initialize` without `force` does not repair, with
-/// `force` it recreates the table and keeps the rows of every other table.
+/// handle that had validated before; `initialize` without `force` refuses with the same
+/// error (it does not repair, and must not succeed on a damaged database), with `force` it
+/// recreates the table and keeps the rows of every other table.
 pub async fn missing_table_is_reported_and_force_restores_it<H: BackendHarness>(h: &H) {
     let (database, store) = fresh_at(h).await;
     store
@@ -267,11 +268,15 @@ pub async fn missing_table_is_reported_and_force_restores_it<H: BackendHarness>(
     assert_eq!(info.missing_tables, [table]);
     assert!(info.message.contains("--force"), "{}", info.message);
 
-    let report = store
+    let err = store
         .initialize(InitializeOptions::default())
         .await
-        .expect("initialize without force");
-    assert!(report.steps.is_empty(), "only --force repairs: {report:?}");
+        .expect_err("initialize without force refuses a damaged database");
+    assert!(
+        matches!(err, Error::MissingTables { ref tables, .. } if tables == &[table]),
+        "only --force repairs: {err:?}"
+    );
+    assert!(err.to_string().contains("--force"), "{err}");
     assert_eq!(
         store.validate().await.expect("validate").state,
         SchemaState::MissingTables

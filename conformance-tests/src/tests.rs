@@ -22,6 +22,7 @@ const MODULES: &[(&str, &str)] = &[
     ("properties", include_str!("properties.rs")),
     ("rolling_upgrade", include_str!("rolling_upgrade.rs")),
     ("schema_states", include_str!("schema_states.rs")),
+    ("soundness", include_str!("soundness.rs")),
     ("store_semantics", include_str!("store_semantics.rs")),
     ("versions", include_str!("versions.rs")),
     ("wait_for_schema", include_str!("wait_for_schema.rs")),

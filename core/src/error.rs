@@ -2,6 +2,7 @@
 //! action that fixes it; `target` fields always hold a URL whose password is redacted.
 
 use crate::artifact::ArtifactKind;
+use crate::report::MigrationReport;
 use crate::version::ContractVersion;
 use std::time::Duration;
 
@@ -318,6 +319,16 @@ pub enum Error {
         /// Redacted database URL.
         target: String,
     },
+    /// A migration command ran, but the database it left is not sound at the version it
+    /// was asked to reach (see [`crate::report::Postcondition`]): `report` says what was
+    /// done (committed), `cause` is the validator's error for the state found, with its fix.
+    #[error("{}, but the database is not sound: {cause}", report.message)]
+    PostconditionFailed {
+        /// What the command did.
+        report: Box<MigrationReport>,
+        /// The validator's error for the state the command left.
+        cause: Box<Error>,
+    },
     /// Any other database failure.
     #[error("Database error on {target}: {reason} — run: pycharter db check {target} to diagnose")]
     Database {
@@ -513,6 +524,9 @@ impl Error {
     /// True for errors that describe the state of the database schema (not I/O, not input):
     /// these are what [`crate::SchemaInfo::to_error`] produces.
     pub fn is_schema_state(&self) -> bool {
+        if let Error::PostconditionFailed { cause, .. } = self {
+            return cause.is_schema_state();
+        }
         matches!(
             self,
             Error::NotInitialized { .. }

@@ -58,7 +58,7 @@ pub use options::{
 pub use plan::{Direction, DowngradeTarget, MigrationPlan, PlanStep};
 pub use redact::redact_url;
 pub use replica::{ReadReplicas, ReplicaStats, Replicated, ReplicationPosition};
-pub use report::{MigrationReport, MigrationState, MigrationStatus, StepReport};
+pub use report::{MigrationReport, MigrationState, MigrationStatus, Postcondition, StepReport};
 pub use spec::{
     application_rights, BundledMigration, Index, IndexSpec, MigrationSpec, TableRight, TableRights,
     COMPATIBILITY_RECORDED_SINCE, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE,

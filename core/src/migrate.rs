@@ -8,6 +8,10 @@
 //! online step (see [`crate::online`]) ends its round: the round commits, the step runs
 //! outside any transaction, and the next round records the migration. Without online steps
 //! a command is one round, i.e. one transaction, as before.
+//!
+//! Every command ends with its post-condition ([`postcondition`]): it refuses up front to
+//! build on a damaged layout, and after the run the database must be sound at the version
+//! it was asked to reach, or the command fails with the validator's error.
 
 use crate::catalog::{AppliedMigration, CatalogSnapshot};
 use crate::error::{Error, Result};
@@ -16,14 +20,17 @@ use crate::options::{
     DowngradeOptions, InitializeOptions, UpgradeOptions, DEFAULT_DDL_LOCK_RETRY_FOR,
 };
 use crate::plan::{
-    check_data_loss, plan_downgrade, plan_repair, plan_upgrade, MigrationPlan, PlanStep,
+    check_data_loss, plan_downgrade, plan_repair, plan_upgrade, DowngradeTarget, MigrationPlan,
+    PlanStep,
 };
 use crate::report::{migration_history, MigrationReport, MigrationStatus};
 use crate::spec::BundledMigration;
 use crate::validate::{validate_catalog, SchemaInfo};
 use async_trait::async_trait;
+use semver::Version;
 use std::time::Duration;
 
+mod postcondition;
 mod rounds;
 
 /// One migration transaction, holding the backend's migration lock until commit/rollback.
@@ -153,78 +160,116 @@ pub async fn history(exec: &(impl MigrationExecutor + ?Sized)) -> Result<Vec<Mig
 }
 
 /// `initialize()`: (with `force`) repair, then apply every pending migration, in one
-/// transaction under the lock. Idempotent: a second call finds nothing to do.
+/// transaction under the lock. Idempotent: a second call finds nothing to do. Without
+/// `force`, a database whose recorded tables or indexes are gone is refused (nothing
+/// changed) with the validator's error naming `init --force`.
 pub async fn initialize(
     exec: &(impl MigrationExecutor + ?Sized),
     options: InitializeOptions,
 ) -> Result<MigrationReport> {
     let bundled = exec.bundled();
     let target = exec.target();
+    let reach = newest(bundled);
     let planner = |snapshot: &CatalogSnapshot| -> Result<MigrationPlan> {
         let mut plan = plan_upgrade(bundled, &snapshot.applied, None, target)?;
         if options.force {
             let repair = plan_repair(bundled, snapshot, target)?;
             plan.steps.splice(0..0, repair.steps);
+        } else {
+            postcondition::ensure_intact(snapshot, bundled, reach.as_ref(), target)?;
         }
         Ok(plan)
     };
-    run(exec, "init", options.dry_run, planner, |_, _| Ok(())).await
+    let command = Command {
+        action: "init",
+        dry_run: options.dry_run,
+        reach: reach.clone(),
+    };
+    run(exec, command, planner, |_, _| Ok(())).await
 }
 
 /// `upgrade()`: apply pending migrations up to `options.to`: in one transaction, unless a
-/// step has online statements (see [`rounds`]).
+/// step has online statements (see [`rounds`]). A database
+/// whose recorded tables or indexes are gone is refused (nothing changed): only
+/// `init --force` recreates them.
 pub async fn upgrade(
     exec: &(impl MigrationExecutor + ?Sized),
     options: UpgradeOptions,
 ) -> Result<MigrationReport> {
     let (bundled, target) = (exec.bundled(), exec.target());
+    let reach = options.to.clone().or_else(|| newest(bundled));
     let planner = |snapshot: &CatalogSnapshot| {
-        plan_upgrade(bundled, &snapshot.applied, options.to.as_ref(), target)
+        let plan = plan_upgrade(bundled, &snapshot.applied, options.to.as_ref(), target)?;
+        postcondition::ensure_intact(snapshot, bundled, reach.as_ref(), target)?;
+        Ok(plan)
     };
-    run(exec, "upgrade", options.dry_run, planner, |_, _| Ok(())).await
+    let command = Command {
+        action: "upgrade",
+        dry_run: options.dry_run,
+        reach: reach.clone(),
+    };
+    run(exec, command, planner, |_, _| Ok(())).await
 }
 
 /// `downgrade()`: revert migrations above `options.to` (in one transaction, unless a step has
-/// online statements), refusing to drop
-/// tables that hold rows unless `allow_data_loss`.
+/// online statements), refusing to drop tables that hold rows unless `allow_data_loss`, and
+/// refusing (nothing changed) when tables
+/// or indexes of the migrations it keeps are gone.
 pub async fn downgrade(
     exec: &(impl MigrationExecutor + ?Sized),
     options: DowngradeOptions,
 ) -> Result<MigrationReport> {
     let (bundled, target) = (exec.bundled(), exec.target());
+    let reach = match &options.to {
+        DowngradeTarget::Base => None,
+        DowngradeTarget::Version(v) => Some(v.clone()),
+    };
     let planner = |snapshot: &CatalogSnapshot| {
-        plan_downgrade(bundled, &snapshot.applied, &options.to, target)
+        let plan = plan_downgrade(bundled, &snapshot.applied, &options.to, target)?;
+        postcondition::ensure_intact(snapshot, bundled, reach.as_ref(), target)?;
+        Ok(plan)
     };
     let guard = |plan: &MigrationPlan, counts: &[(String, u64)]| {
         check_data_loss(plan, counts, options.allow_data_loss, target)
     };
-    run(exec, "downgrade", options.dry_run, planner, guard).await
+    let command = Command {
+        action: "downgrade",
+        dry_run: options.dry_run,
+        reach: reach.clone(),
+    };
+    run(exec, command, planner, guard).await
 }
 
-/// A dry run plans from an unlocked snapshot and changes nothing; a real run is core's
-/// rounds (see [`rounds`]). A right the role lacks is reported as one only the deploy role
-/// has ([`Error::in_migration`]).
-async fn run<E, P, G>(
-    exec: &E,
-    action: &str,
+fn newest(bundled: &[BundledMigration]) -> Option<Version> {
+    bundled.last().map(|m| m.version.clone())
+}
+
+/// What a command is: its name, whether it only plans, and the version it was asked to
+/// reach (None: base), at which its post-condition is judged.
+struct Command {
+    action: &'static str,
     dry_run: bool,
-    planner: P,
-    guard: G,
-) -> Result<MigrationReport>
+    reach: Option<Version>,
+}
+
+/// A dry run plans from an unlocked snapshot, changes nothing, and reports what the
+/// post-condition would find; a real run is core's rounds (see [`rounds`]), then the
+/// post-condition on the catalog they left. A right the role lacks is reported as one only
+/// the deploy role has ([`Error::in_migration`]).
+async fn run<E, P, G>(exec: &E, command: Command, planner: P, guard: G) -> Result<MigrationReport>
 where
     E: MigrationExecutor + ?Sized,
     P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,
     G: Fn(&MigrationPlan, &[(String, u64)]) -> Result<()>,
 {
-    run_unmapped(exec, action, dry_run, planner, guard)
+    run_unmapped(exec, command, planner, guard)
         .await
         .map_err(Error::in_migration)
 }
 
 async fn run_unmapped<E, P, G>(
     exec: &E,
-    action: &str,
-    dry_run: bool,
+    command: Command,
     planner: P,
     guard: G,
 ) -> Result<MigrationReport>
@@ -233,18 +278,31 @@ where
     P: Fn(&CatalogSnapshot) -> Result<MigrationPlan>,
     G: Fn(&MigrationPlan, &[(String, u64)]) -> Result<()>,
 {
-    if dry_run {
+    let (bundled, target) = (exec.bundled(), exec.target());
+    let reach = command.reach.as_ref();
+    if command.dry_run {
         // A dry run takes no lock and writes nothing, not even the version table.
         let snapshot = exec.snapshot().await?;
         // Data loss is checked when the downgrade really runs, under the lock.
         let plan = planner(&snapshot)?;
-        return Ok(MigrationReport::new(
-            action,
-            exec.target(),
-            &plan,
-            true,
-            &[],
-        ));
+        let mut report = MigrationReport::new(command.action, target, &plan, true, &[]);
+        let after = postcondition::predict(&snapshot, &plan, bundled);
+        report.postcondition = Some(postcondition::judge(&after, bundled, reach, target).0);
+        return Ok(report);
     }
-    rounds::run(exec, action, &planner, &guard).await
+    let mut report = rounds::run(exec, command.action, &planner, &guard).await?;
+    let after = exec.snapshot().await?;
+    let (judged, cause) = postcondition::judge(&after, bundled, reach, target);
+    report.postcondition = Some(judged);
+    match cause {
+        None => Ok(report),
+        Some(cause) => {
+            // The caller reports the error; this is for whoever follows the log with -v.
+            tracing::info!(target: "pycharter::migrate", database = target, action = command.action, error = %cause, "the migration command left the database unsound");
+            Err(Error::PostconditionFailed {
+                report: Box::new(report),
+                cause: Box::new(cause),
+            })
+        }
+    }
 }

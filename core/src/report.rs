@@ -4,6 +4,7 @@
 use crate::catalog::AppliedMigration;
 use crate::plan::{Direction, MigrationPlan};
 use crate::spec::BundledMigration;
+use crate::validate::SchemaState;
 use chrono::{DateTime, Utc};
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -133,6 +134,28 @@ pub struct MigrationReport {
     pub steps: Vec<StepReport>,
     /// One sentence for humans.
     pub message: String,
+    /// The check after the command (in a dry run: what it would find). None only in a
+    /// report built by hand ([`MigrationReport::new`]).
+    #[serde(default)]
+    pub postcondition: Option<Postcondition>,
+}
+
+/// The post-condition of a migration command: is the database sound at the version the
+/// command was asked to reach? Judged by the validator as a build whose newest migration is
+/// that version: every table and index of the recorded migrations present, checksums
+/// matching, nothing recorded it does not know (migrations above it only when they keep it
+/// working). A command whose real run leaves it unsound fails with
+/// [`crate::Error::PostconditionFailed`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Postcondition {
+    /// Whether the database is (would be, in a dry run) sound.
+    pub sound: bool,
+    /// The version the command was asked to reach (None: base, nothing recorded).
+    pub version: Option<String>,
+    /// The validator's verdict there.
+    pub state: SchemaState,
+    /// The validator's message (names the fix when not sound).
+    pub message: String,
 }
 
 impl MigrationReport {
@@ -168,6 +191,7 @@ impl MigrationReport {
             dry_run,
             steps,
             message,
+            postcondition: None,
         }
     }
 }

@@ -101,6 +101,9 @@ pub trait SchemaManager: Send + Sync {
 
     /// Applies every pending migration (idempotent, safe to race); with `force`, first
     /// recreates missing tables and indexes of applied migrations, never dropping anything.
+    /// Like `upgrade` and `downgrade`, `Ok` means the database is sound at the version asked
+    /// for: a damaged one is refused before anything changes, and a result that does not
+    /// validate is [`crate::Error::PostconditionFailed`] (see `MigrationReport::postcondition`).
     async fn initialize(&self, options: InitializeOptions) -> Result<MigrationReport>;
 
     /// Checks the schema (see [`crate::validate::validate_catalog`]).

@@ -143,28 +143,16 @@ pub fn validate_catalog(
         .map(|m| m.version.to_string())
         .unwrap_or_default();
 
-    let required_tables = history.applied_known.iter().flat_map(|m| m.tables.iter());
-    let missing_tables: Vec<String> = if history.applied_known.is_empty() {
+    let (mut missing_tables, missing_indexes) = missing_objects(&history, snapshot);
+    if history.applied_known.is_empty() {
         // Uninitialized: everything this build would create is missing.
-        bundled
+        missing_tables = bundled
             .iter()
             .flat_map(|m| m.tables.iter())
             .filter(|t| !snapshot.tables.contains(*t))
             .cloned()
-            .collect()
-    } else {
-        required_tables
-            .filter(|t| !snapshot.tables.contains(*t))
-            .cloned()
-            .collect()
-    };
-    let missing_indexes: Vec<String> = history
-        .applied_known
-        .iter()
-        .flat_map(|m| m.index_names())
-        .filter(|i| !snapshot.indexes.contains(*i))
-        .map(String::from)
-        .collect();
+            .collect();
+    }
 
     let invalid_indexes: Vec<String> = bundled
         .iter()
@@ -243,6 +231,51 @@ pub fn validate_catalog(
         ));
     }
     info
+}
+
+/// The tables and the indexes of the recorded migrations that are gone (an invalid index
+/// counts as gone: queries cannot use it).
+fn missing_objects(
+    history: &History<'_>,
+    snapshot: &CatalogSnapshot,
+) -> (Vec<String>, Vec<String>) {
+    let tables = history
+        .applied_known
+        .iter()
+        .flat_map(|m| m.tables.iter())
+        .filter(|t| !snapshot.tables.contains(*t))
+        .cloned()
+        .collect();
+    let indexes = history
+        .applied_known
+        .iter()
+        .flat_map(|m| m.index_names())
+        .filter(|i| !snapshot.indexes.contains(*i))
+        .map(String::from)
+        .collect();
+    (tables, indexes)
+}
+
+/// The error of a catalog in which tables or indexes of recorded migrations are gone
+/// ([`Error::MissingTables`] first, then [`Error::MissingIndexes`], as [`validate_catalog`]
+/// words them); `None` when nothing recorded is missing. A migration command that keeps
+/// those migrations refuses with it before changing anything: its result could not be sound
+/// (only `init --force` recreates them).
+pub fn missing_objects_error(
+    snapshot: &CatalogSnapshot,
+    bundled: &[BundledMigration],
+    target: &str,
+) -> Option<Error> {
+    let history = History::analyze(bundled, &snapshot.applied);
+    let (tables, indexes) = missing_objects(&history, snapshot);
+    let target = target.to_string();
+    if !tables.is_empty() {
+        Some(Error::MissingTables { tables, target })
+    } else if !indexes.is_empty() {
+        Some(Error::MissingIndexes { indexes, target })
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

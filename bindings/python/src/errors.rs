@@ -284,6 +284,13 @@ pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
 /// The Python exception for `err`: its class, the core message, and its fields as attributes.
 pub(crate) fn map_error(py: Python<'_>, err: Error) -> PyErr {
     let message = err.to_string();
+    // A migration that ran but left the database unsound raises the class of what the
+    // check after it found (MissingTables, …), with the whole message: what was done, then
+    // the fix.
+    let err = match err {
+        Error::PostconditionFailed { cause, .. } => *cause,
+        other => other,
+    };
     let (exception, attributes): (PyErr, Vec<(&str, Py<PyAny>)>) = match err {
         Error::NotInitialized { target } => (
             SchemaNotInitialized::new_err(message),

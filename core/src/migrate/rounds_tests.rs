@@ -386,3 +386,66 @@ async fn a_failed_online_statement_is_a_migration_failure_and_its_leftover_is_dr
     assert!(world.catalog.invalid_indexes.is_empty(), "leftover dropped");
     assert_eq!(world.catalog.applied.len(), 1, "1.1.0 not recorded");
 }
+
+/// 1.0.0 declares a table its SQL does not create (a broken migration): the rounds commit,
+/// the post-condition finds the table missing.
+fn broken() -> Fake {
+    let mut fake = Fake::new(World::default());
+    fake.bundled = vec![BundledMigration::custom("1.0.0", "items and ghost")
+        .unwrap()
+        .with_table("items")
+        .with_table("ghost")
+        .with_sql("create items", "drop items")];
+    fake
+}
+
+#[tokio::test]
+async fn a_run_that_leaves_the_database_unsound_fails_with_what_it_did_and_the_fix() {
+    let fake = broken();
+    let err = upgrade(&fake, UpgradeOptions::default()).await.unwrap_err();
+    let Error::PostconditionFailed { report, cause } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        matches!(cause.as_ref(), Error::MissingTables { tables, .. } if tables == &["ghost"]),
+        "{cause:?}"
+    );
+    let applied: Vec<_> = report.steps.iter().map(|s| s.version.as_str()).collect();
+    assert_eq!(applied, ["1.0.0"], "the report says what was done");
+    let judged = report.postcondition.as_ref().expect("judged");
+    assert!(!judged.sound);
+    assert_eq!(judged.state, crate::SchemaState::MissingTables);
+    assert_eq!(
+        err.to_string(),
+        "fake://: upgraded, base → 1.0.0 (applied 1 migration), but the database is not sound: \
+         Missing tables: ghost — run: pycharter db init fake:// --force"
+    );
+    assert!(err.is_schema_state());
+    assert_eq!(fake.versions(), ["1.0.0"], "committed: the report says so");
+
+    // Run again: the layout is refused before anything changes.
+    let err = upgrade(&fake, UpgradeOptions::default()).await.unwrap_err();
+    assert!(matches!(err, Error::MissingTables { .. }), "{err:?}");
+    assert_eq!(fake.world.lock().unwrap().commits, 1, "nothing committed");
+}
+
+#[tokio::test]
+async fn a_sound_run_and_a_dry_run_report_their_post_condition() {
+    let fake = Fake::new(World::default());
+    let dry = upgrade(
+        &fake,
+        UpgradeOptions {
+            dry_run: true,
+            ..UpgradeOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let predicted = dry.postcondition.expect("predicted");
+    assert!(predicted.sound, "{predicted:?}");
+    assert_eq!(predicted.version.as_deref(), Some("1.1.0"));
+    assert!(fake.versions().is_empty(), "a dry run changes nothing");
+    let report = upgrade(&fake, UpgradeOptions::default()).await.unwrap();
+    let judged = report.postcondition.expect("judged");
+    assert!(judged.sound && judged.state == crate::SchemaState::Valid);
+}
