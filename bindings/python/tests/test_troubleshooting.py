@@ -78,13 +78,15 @@ def test_schema_version_mismatch_older(database_url: str) -> None:
 
 
 def test_schema_version_mismatch_newer(database_url: str) -> None:
-    """A database migrated by a newer build (a version row this build does not ship)."""
+    """A database migrated by a newer build (a version row this build does not ship), whose
+    migration is breaking: compatible with itself only, as a 9.0.0 would be."""
     pycharter_rs.initialize_schema(database_url)
     run_sql(
         database_url,
         "CREATE TEMP TABLE newer AS SELECT * FROM pycharter_schema_version "
         f"WHERE version = '{pycharter_rs.SCHEMA_VERSION}'",
-        "UPDATE newer SET version = '9.0.0', description = 'from a newer build'",
+        "UPDATE newer SET version = '9.0.0', description = 'from a newer build', "
+        "compatible_with = '9.0.0'",
         "INSERT INTO pycharter_schema_version SELECT * FROM newer",
     )
 
