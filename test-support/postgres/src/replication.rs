@@ -20,7 +20,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::system::{
     describe_output, find_bin_dir, free_port, lookup_user, pg_command, random_u64, run,
-    shell_quote, tail, write_private_file, RunAs,
+    shell_quote, spawn_watchdog, tail, write_private_file, RunAs,
 };
 
 /// Superuser of the pair (it also streams the WAL: a superuser may replicate).
@@ -136,7 +136,13 @@ impl ReplicaPair {
                     .unwrap_or_else(|e| panic!("could not chown {}: {e}", path.display()));
             }
         }
-        pair.watchdog = Some(pair.spawn_watchdog());
+        pair.watchdog = Some(spawn_watchdog(
+            &pair.bin_dir,
+            &[&pair.standby.data_dir, &pair.primary.data_dir],
+            &pair.root,
+            pair.run_as.as_ref(),
+            "the replica pair",
+        ));
 
         let mut initdb = pair.command("initdb");
         initdb
@@ -408,36 +414,6 @@ impl ReplicaPair {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-
-    /// A shell loop that stops both servers and removes the directory once this process is
-    /// gone (checked every second through /proc, which works across users).
-    fn spawn_watchdog(&self) -> std::process::Child {
-        let pg_ctl = self.bin_dir.join("pg_ctl");
-        let script = format!(
-            "while [ -d /proc/{pid} ]; do sleep 1; done; \
-             for d in {s} {p}; do [ -f \"$d/postmaster.pid\" ] && {pg_ctl} stop -m immediate -D \"$d\" >/dev/null 2>&1; done; \
-             rm -rf {root}",
-            pid = std::process::id(),
-            s = shell_quote(&self.standby.data_dir.to_string_lossy()),
-            p = shell_quote(&self.primary.data_dir.to_string_lossy()),
-            pg_ctl = shell_quote(&pg_ctl.to_string_lossy()),
-            root = shell_quote(&self.root.to_string_lossy()),
-        );
-        let mut command = Command::new("/bin/sh");
-        command
-            .args(["-c", &script])
-            .current_dir(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(user) = &self.run_as {
-            use std::os::unix::process::CommandExt as _;
-            command.uid(user.uid).gid(user.gid);
-        }
-        command
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start the replica pair's watchdog: {e}"))
     }
 }
 

@@ -160,6 +160,44 @@ pub(super) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// A shell loop that, once this process is gone (checked every second through /proc, which
+/// works across users), stops the servers of `data_dirs` still running and removes `root`:
+/// a test killed before its `Drop` ran leaves no server behind. Runs as `run_as` when given.
+pub(super) fn spawn_watchdog(
+    bin_dir: &Path,
+    data_dirs: &[&Path],
+    root: &Path,
+    run_as: Option<&RunAs>,
+    what: &str,
+) -> std::process::Child {
+    let dirs: Vec<String> = data_dirs
+        .iter()
+        .map(|d| shell_quote(&d.to_string_lossy()))
+        .collect();
+    let script = format!(
+        "while [ -d /proc/{pid} ]; do sleep 1; done; \
+         for d in {dirs}; do [ -f \"$d/postmaster.pid\" ] && {pg_ctl} stop -m immediate -D \"$d\" >/dev/null 2>&1; done; \
+         rm -rf {root}",
+        pid = std::process::id(),
+        dirs = dirs.join(" "),
+        pg_ctl = shell_quote(&bin_dir.join("pg_ctl").to_string_lossy()),
+        root = shell_quote(&root.to_string_lossy()),
+    );
+    let mut command = Command::new("/bin/sh");
+    command
+        .args(["-c", &script])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(user) = run_as {
+        command.uid(user.uid).gid(user.gid);
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {what}'s watchdog: {e}"))
+}
+
 pub(super) fn write_private_file(path: &Path, contents: &str) {
     let mut file = std::fs::OpenOptions::new()
         .write(true)

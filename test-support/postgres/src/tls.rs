@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use super::system::{
     describe_output, find_bin_dir, free_port, lookup_user, pg_command, random_u64, run,
-    shell_quote, tail, write_private_file, RunAs,
+    shell_quote, spawn_watchdog, tail, write_private_file, RunAs,
 };
 
 /// Superuser of the TLS server.
@@ -269,7 +269,13 @@ impl TlsServer {
         write_private_file(&cert_file, &read(cert_name));
         write_private_file(&key_file, &read("server.key"));
         server.chown(&[&server.root, &socket_dir, &pwfile, &cert_file, &key_file]);
-        server.watchdog = Some(server.spawn_watchdog());
+        server.watchdog = Some(spawn_watchdog(
+            &server.bin_dir,
+            &[&server.data_dir],
+            &server.root,
+            server.run_as.as_ref(),
+            "the TLS server",
+        ));
 
         let mut initdb = server.command("initdb");
         initdb
@@ -392,34 +398,6 @@ impl TlsServer {
             self.root.display(),
             describe_output(&output)
         );
-    }
-
-    /// A shell loop that stops the server and removes its directory once this process is
-    /// gone (checked every second through /proc).
-    fn spawn_watchdog(&self) -> std::process::Child {
-        let script = format!(
-            "while [ -d /proc/{pid} ]; do sleep 1; done; \
-             [ -f {d}/postmaster.pid ] && {pg_ctl} stop -m immediate -D {d} >/dev/null 2>&1; \
-             rm -rf {root}",
-            pid = std::process::id(),
-            d = shell_quote(&self.data_dir.to_string_lossy()),
-            pg_ctl = shell_quote(&self.bin_dir.join("pg_ctl").to_string_lossy()),
-            root = shell_quote(&self.root.to_string_lossy()),
-        );
-        let mut command = Command::new("/bin/sh");
-        command
-            .args(["-c", &script])
-            .current_dir(&self.root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(user) = &self.run_as {
-            use std::os::unix::process::CommandExt as _;
-            command.uid(user.uid).gid(user.gid);
-        }
-        command
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start the TLS server's watchdog: {e}"))
     }
 }
 
