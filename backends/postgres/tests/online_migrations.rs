@@ -19,17 +19,9 @@ use sqlx::{Connection as _, Executor as _};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// Every bundled version, in order.
-fn all_versions() -> Vec<String> {
-    pycharter_core::MIGRATIONS
-        .iter()
-        .map(|m| m.version.to_string())
-        .collect()
-}
-
 /// The versions an upgrade from 1.0.0 applies: 1.1.0 (built online) and those after it.
 fn versions_above_1_0_0() -> Vec<String> {
-    all_versions().split_off(1)
+    common::all_versions().split_off(1)
 }
 
 async fn store(url: &str) -> PostgresMetadataStore {
@@ -97,7 +89,7 @@ async fn writes_go_on_while_the_1_1_0_index_builds() {
         index_state(&url, INDEX_1_1_0).await.map(|s| s.1),
         Some(true)
     );
-    assert_eq!(version_rows(&url).await, all_versions());
+    assert_eq!(version_rows(&url).await, common::all_versions());
     assert!(store(&url).await.validate().await.expect("validate").valid);
 }
 
@@ -249,7 +241,7 @@ async fn concurrent_deployers_build_the_index_once() {
         index_state(&url, INDEX_1_1_0).await.map(|s| s.1),
         Some(true)
     );
-    assert_eq!(version_rows(&url).await, all_versions());
+    assert_eq!(version_rows(&url).await, common::all_versions());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -270,7 +262,7 @@ async fn concurrent_deployers_through_pgbouncer_build_the_index_once() {
         index_state(&url, INDEX_1_1_0).await.map(|s| s.1),
         Some(true)
     );
-    assert_eq!(version_rows(&url).await, all_versions());
+    assert_eq!(version_rows(&url).await, common::all_versions());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

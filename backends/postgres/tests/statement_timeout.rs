@@ -91,13 +91,5 @@ async fn statement_timeout_bounds_steps_but_not_the_lock_wait() {
         matches!(&err, Error::MigrationFailed { reason, .. } if reason.contains("statement timeout")),
         "{err:?}"
     );
-    assert_eq!(common::version_rows(&url).await, all_versions());
-}
-
-/// Every bundled version, in order.
-fn all_versions() -> Vec<String> {
-    pycharter_core::MIGRATIONS
-        .iter()
-        .map(|m| m.version.to_string())
-        .collect()
+    assert_eq!(common::version_rows(&url).await, common::all_versions());
 }

@@ -11,6 +11,14 @@ pub async fn fresh_url() -> String {
     fresh_database().await.url
 }
 
+/// Every bundled migration version, in order: what `version_rows` shows once fully migrated.
+pub fn all_versions() -> Vec<String> {
+    pycharter_core::MIGRATIONS
+        .iter()
+        .map(|m| m.version.to_string())
+        .collect()
+}
+
 /// Options that neither initialize nor validate on connect: the test drives the schema.
 pub fn manual() -> ConnectOptions {
     ConnectOptions {
